@@ -1,0 +1,96 @@
+"""Capabilities (groups of datasets scored together), loaded from ``conf/capability/*.yaml``.
+
+Those YAML files are the one source of capability membership; dataset manifests list their
+capabilities too, and :func:`check_consistency` (run by the tests) keeps the two in agreement.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from geobench import paths
+from geobench.errors import ManifestError, UnknownNameError
+
+# The nine official capabilities, in the official leaderboard's column order.
+OFFICIAL_CAPABILITIES: tuple[str, ...] = (
+    "core", "multi_spectral_dependent", "multi_temporal", "pixel_wise", "classification",
+    "detection", "under_10m", "at_least_10m", "rgb_nir",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Capability:
+    name: str
+    display_name: str
+    datasets: tuple[str, ...]
+    synthetic: bool = False
+    synthetic_samples: dict[str, int] = field(default_factory=dict)
+    synthetic_image_size: int | None = None
+
+
+_ALLOWED = {"name", "display_name", "datasets", "synthetic", "synthetic_samples", "synthetic_image_size"}
+
+
+def capability_dir() -> Path:
+    return paths.CONF_DIR / "capability"
+
+
+def available_capabilities() -> list[str]:
+    return sorted(p.stem for p in capability_dir().glob("*.yaml"))
+
+
+@functools.cache
+def load_capability(name: str) -> Capability:
+    path = capability_dir() / f"{name}.yaml"
+    if not path.exists():
+        raise UnknownNameError("capability", name, available_capabilities())
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ManifestError(f"{path}: expected a mapping")
+    unknown = set(data) - _ALLOWED
+    if unknown:
+        raise ManifestError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    for key in ("name", "display_name", "datasets"):
+        if key not in data:
+            raise ManifestError(f"{path}: missing required field {key!r}")
+    if data["name"] != name:
+        raise ManifestError(f"{path}: name {data['name']!r} differs from the file name")
+    return Capability(
+        name=name,
+        display_name=str(data["display_name"]),
+        datasets=tuple(data["datasets"]),
+        synthetic=bool(data.get("synthetic", False)),
+        synthetic_samples=dict(data.get("synthetic_samples") or {}),
+        synthetic_image_size=data.get("synthetic_image_size"),
+    )
+
+
+def official_capabilities() -> list[Capability]:
+    return [load_capability(c) for c in OFFICIAL_CAPABILITIES]
+
+
+def display_names() -> dict[str, str]:
+    """capability key -> official leaderboard column name."""
+    return {c.name: c.display_name for c in official_capabilities()}
+
+
+def check_consistency() -> list[str]:
+    """Problems where a manifest's ``capabilities`` disagrees with the capability files."""
+    from geobench.manifest import load_all
+
+    problems = []
+    manifests = load_all()
+    for cap in official_capabilities():
+        for ds in cap.datasets:
+            if ds not in manifests:
+                problems.append(f"capability {cap.name}: dataset {ds!r} has no manifest")
+    for ds, m in manifests.items():
+        expected = {c.name for c in official_capabilities() if ds in c.datasets}
+        if set(m.capabilities) != expected:
+            problems.append(f"{m.source}: capabilities {sorted(m.capabilities)} != {sorted(expected)} "
+                            "(from conf/capability/*.yaml)")
+    return problems

@@ -1,0 +1,82 @@
+"""The contract between a dataset's official tortilla layout and geobench's prepared HDF5 files.
+
+One adapter module per dataset (``geobench/datasets/<ds>.py``) subclasses :class:`DatasetAdapter`
+and knows two things about its dataset's official layout: how to *decode* one tortilla sample into
+arrays (``decode``) and how to *write* a synthetic sample in the same layout (``synthesize``). The
+facts (bands, classes, sizes) come from the manifest; the adapter holds only the layout.
+
+Decoded arrays, fixed by the prepared format (README, "Prepared format"):
+- ``inputs[modality]``: ``(C, H, W)``, or ``(T, C, H, W)`` for a modality with ``time_steps > 1``,
+  in the source dtype, bands in the manifest's order.
+- ``time_mask[modality]``: bool ``(T,)`` for a time series whose steps can be missing (True = real).
+- ``targets`` by task (names fixed):
+    classification             ``label``: int64 scalar (class index)
+    multilabel_classification  ``labels``: uint8 ``(K,)`` multi-hot
+    segmentation               ``mask``: integer ``(H, W)`` class indices (ignore_index per manifest)
+    regression                 ``target``: float32 ``(H, W)``
+    detection                  ``boxes``: float32 ``(M, 4)`` xyxy pixels; ``box_labels``: int64 ``(M,)`` 0-based
+    instance_segmentation      the two above plus ``instance_masks``: uint8 ``(M, H, W)``
+  A dataset may add extra targets (e.g. pastis ``instance_ids``); they are stored too.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from geobench.errors import UnknownNameError
+from geobench.manifest import DATASETS, DatasetManifest, load_manifest
+
+if TYPE_CHECKING:
+    from geobench.tortilla.reader import SampleRef, Tortilla
+    from geobench.tortilla.writer import SampleSpec
+
+# Targets whose first axis is ragged (a variable number of objects per sample).
+RAGGED_TARGETS: frozenset[str] = frozenset({"boxes", "box_labels", "instance_masks"})
+
+
+@dataclass
+class DecodedSample:
+    inputs: dict[str, np.ndarray]
+    targets: dict[str, np.ndarray]
+    time_mask: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class DatasetAdapter(ABC):
+    """Decode and synthesize samples of one dataset's official tortilla layout."""
+
+    name: ClassVar[str]
+
+    def __init__(self, manifest: DatasetManifest | None = None) -> None:
+        self.manifest = manifest if manifest is not None else load_manifest(self.name)
+
+    @abstractmethod
+    def decode(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
+        """Read one sample of an official (or synthetic) file into arrays."""
+
+    @abstractmethod
+    def synthesize(
+        self, index: int, split: str, rng: np.random.Generator, image_size: int
+    ) -> SampleSpec:
+        """One synthetic sample in the official layout (assets, ids, metadata columns).
+
+        Deterministic given ``rng``; learnable: the target depends on the spectra
+        (see :mod:`geobench.datasets.synth`). ``image_size`` is the side in pixels.
+        """
+
+    def raw_file_names(self) -> list[str]:
+        """The tortilla files of this dataset in ``raw/<ds>/`` (the hub file names, in order)."""
+        return [f.name for f in self.manifest.hub.files]
+
+
+def get_adapter(name: str) -> DatasetAdapter:
+    """The adapter of dataset ``name`` (module ``geobench.datasets.<name>``)."""
+    if name not in DATASETS:
+        raise UnknownNameError("dataset", name, list(DATASETS))
+    module = importlib.import_module(f"geobench.datasets.{name}")
+    cls = module.Adapter
+    return cls()

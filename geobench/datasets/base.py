@@ -50,6 +50,10 @@ class DatasetAdapter(ABC):
     """Decode and synthesize samples of one dataset's official tortilla layout."""
 
     name: ClassVar[str]
+    # The dataset whose raw files this one reads (pastis_r reads the PASTIS files as instances).
+    raw_source: ClassVar[str | None] = None
+    # Bump when decode() changes its output, so that prepared files are rebuilt.
+    version: ClassVar[int] = 1
 
     def __init__(self, manifest: DatasetManifest | None = None) -> None:
         self.manifest = manifest if manifest is not None else load_manifest(self.name)
@@ -67,6 +71,10 @@ class DatasetAdapter(ABC):
         Deterministic given ``rng``; learnable: the target depends on the spectra
         (see :mod:`geobench.datasets.synth`). ``image_size`` is the side in pixels.
         """
+
+    @property
+    def raw_dataset(self) -> str:
+        return self.raw_source or self.name
 
     def raw_file_names(self) -> list[str]:
         """The tortilla files of this dataset in ``raw/<ds>/`` (the hub file names, in order)."""

@@ -1,0 +1,252 @@
+"""``PreparedDataset``: a torch Dataset over ``prepared/<ds>/<split>.h5`` for every task type.
+
+A sample is a dict (the batch format the training loop consumes):
+
+- ``inputs``: modality -> float32 ``(C, H, W)`` or ``(T, C, H, W)``: selected bands, z-scored
+  with the train split's ``stats.json``, resized to ``image_size``;
+- ``time_mask``: bool ``(T,)`` for time series whose steps can be missing (True = real step:
+  present in at least one modality; a modality's missing steps are zeros after normalization);
+- ``target``: int64 scalar (classification), float32 ``(K,)`` (multi-label), int64 ``(H, W)``
+  (segmentation; padding -> ignore index), float32 ``(H, W)`` (regression, with ``valid_mask``),
+  or a dict ``boxes`` float32 ``(M, 4)`` xyxy, ``labels`` int64 ``(M,)`` 1-based (0 is
+  torchvision's background), ``masks`` uint8 ``(M, H, W)`` (instance segmentation);
+- ``index``: int.
+
+The HDF5 file is opened lazily in each worker process (never shared across a fork).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from geobench import paths
+from geobench.errors import ConfigError, DatasetNotFoundError
+from geobench.prepared import FORMAT_VERSION, load_stats, read_json_attr
+
+BandSelection = Mapping[str, Sequence[str | float]]
+_DETECTION = ("detection", "instance_segmentation")
+
+
+def select_bands(available: Sequence[str], wavelengths: Sequence[float | None],
+                 wanted: Sequence[str | float], where: str) -> list[int]:
+    """Indices of ``wanted`` bands: a name matches exactly (case-insensitive), a number picks
+    the band with the nearest centre wavelength (nm)."""
+    lower = [a.lower() for a in available]
+    out = []
+    for w in wanted:
+        if isinstance(w, str):
+            if w.lower() not in lower:
+                raise ConfigError(f"{where}: no band {w!r}; available: {', '.join(available)}")
+            out.append(lower.index(w.lower()))
+        else:
+            cands = [(abs(float(wl) - float(w)), i) for i, wl in enumerate(wavelengths) if wl is not None]
+            if not cands:
+                raise ConfigError(f"{where}: no band has a wavelength to match {w} nm")
+            out.append(min(cands)[1])
+    return out
+
+
+class PreparedDataset(torch.utils.data.Dataset):
+    """One split of one prepared dataset.
+
+    Args:
+        data_root: the data folder (holds ``prepared/<dataset>/``).
+        dataset: dataset key.
+        split: ``train``, ``validation`` or ``test``.
+        modalities: modalities to load (default: all).
+        bands: modality -> band names or wavelengths (nm) to select, in that order (default: all).
+        normalize: z-score with the train split's statistics.
+        image_size: resize inputs and targets to this side (default: keep).
+        transform: augmentation hook, called on the finished sample dict.
+    """
+
+    def __init__(self, data_root: str | Path, dataset: str, split: str, *,
+                 modalities: Sequence[str] | None = None, bands: BandSelection | None = None,
+                 normalize: bool = True, image_size: int | None = None,
+                 transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+        import h5py
+
+        if split not in paths.SPLITS:
+            raise ConfigError(f"split {split!r}: expected one of {', '.join(paths.SPLITS)}")
+        self.path = paths.prepared_file(data_root, dataset, split)
+        if not self.path.exists():
+            raise DatasetNotFoundError(f"{self.path}: prepared file not found; run `python -m geobench.prepare "
+                                       f"dataset={dataset} data_root={data_root}`")
+        self.dataset, self.split = dataset, split
+        self.image_size, self.transform = image_size, transform
+        with h5py.File(self.path, "r") as h5:
+            fmt = int(h5.attrs.get("geobench_format", -1))
+            if fmt != FORMAT_VERSION:
+                raise DatasetNotFoundError(f"{self.path}: prepared format {fmt}, this geobench reads {FORMAT_VERSION}; "
+                                           "prepare again with force=true")
+            self.task = str(h5.attrs["task"])
+            self.num_samples = int(h5.attrs["num_samples"])
+            self.sample_ids = [s.decode() if isinstance(s, bytes) else s for s in h5["sample_ids"][:]]
+            tg = h5["targets"]
+            self.classes = read_json_attr(tg, "classes", [])
+            self.ignore_index = read_json_attr(tg, "ignore_index", None)
+            self.target_names = [k for k in tg if k != "offsets"]
+            self.offsets = tg["offsets"][:] if "offsets" in tg else None
+            all_mods = list(h5["inputs"])
+            self.modalities = list(modalities) if modalities is not None else all_mods
+            for m in self.modalities:
+                if m not in all_mods:
+                    raise ConfigError(f"{self.path}: no modality {m!r}; available: {', '.join(all_mods)}")
+            self.band_names: dict[str, list[str]] = {}
+            self.band_index: dict[str, list[int] | None] = {}
+            self.has_time_mask = {m: ("time_mask" in h5 and m in h5["time_mask"]) for m in self.modalities}
+            self.has_valid_hw = "valid_hw" in h5
+            for m in self.modalities:
+                ds = h5["inputs"][m]
+                names = read_json_attr(ds, "bands")
+                wls = read_json_attr(ds, "wavelengths_nm", [None] * len(names))
+                idx = None
+                if bands and m in bands:
+                    idx = select_bands(names, wls, bands[m], f"{self.path}:inputs/{m}")
+                self.band_index[m] = idx
+                self.band_names[m] = [names[i] for i in idx] if idx is not None else list(names)
+        stats = load_stats(self.path.parent) if normalize else None
+        self.norm: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        if stats is not None:
+            for m in self.modalities:
+                if m not in stats:
+                    raise DatasetNotFoundError(f"{self.path.parent}/stats.json: no statistics for {m!r}; prepare again")
+                mean = torch.tensor([stats[m][b]["mean"] for b in self.band_names[m]], dtype=torch.float32)
+                std = torch.tensor([max(stats[m][b]["std"], 1e-6) for b in self.band_names[m]], dtype=torch.float32)
+                self.norm[m] = (mean, std)
+        self._h5: Any = None
+        self._pid: int | None = None
+
+    # -- file handle, opened once per process ------------------------------------------------
+    def _file(self) -> Any:
+        import h5py
+
+        if self._h5 is None or self._pid != os.getpid():
+            self._h5 = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        return self._h5
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_h5"], state["_pid"] = None, None
+        return state
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    # -- one sample --------------------------------------------------------------------------
+    def _read_input(self, h5: Any, m: str, i: int) -> torch.Tensor:
+        arr = h5["inputs"][m][i]
+        idx = self.band_index[m]
+        if idx is not None:
+            arr = arr[..., idx, :, :]
+        x = torch.from_numpy(np.ascontiguousarray(arr)).float()
+        if m in self.norm:
+            mean, std = self.norm[m]
+            shape = (-1, 1, 1)
+            x = (x - mean.view(shape)) / std.view(shape)
+        return x
+
+    def _resize(self, x: torch.Tensor, mode: str) -> torch.Tensor:
+        s = self.image_size
+        if s is None or x.shape[-2:] == (s, s):
+            return x
+        lead = x.shape[:-2]
+        y = x.reshape(1, -1, *x.shape[-2:])
+        if mode == "nearest":
+            y = F.interpolate(y.float(), size=(s, s), mode="nearest").to(x.dtype)
+        else:
+            y = F.interpolate(y, size=(s, s), mode="bilinear", align_corners=False)
+        return y.reshape(*lead, s, s)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        if not 0 <= i < self.num_samples:
+            raise IndexError(i)
+        h5 = self._file()
+        hw = tuple(int(v) for v in h5["valid_hw"][i]) if self.has_valid_hw else None
+        sample: dict[str, Any] = {"index": i, "inputs": {}}
+        in_hw = None
+        for m in self.modalities:
+            x = self._read_input(h5, m, i)
+            if hw is not None:
+                x = x[..., : hw[0], : hw[1]]
+            in_hw = x.shape[-2:]
+            if self.has_time_mask[m]:
+                # Missing steps are zero in the normalized space (the band mean); a step is real
+                # when any modality has it (the union over modalities).
+                tm = torch.from_numpy(h5["time_mask"][m][i].astype(bool))
+                x[~tm] = 0.0
+                sample["time_mask"] = tm | sample["time_mask"] if "time_mask" in sample else tm
+            sample["inputs"][m] = self._resize(x, "bilinear")
+        sample.update(self._target(h5, i, hw, in_hw))
+        if self.transform is not None:
+            sample = self.transform(sample)
+        return sample
+
+    def _target(self, h5: Any, i: int, hw: tuple[int, int] | None, in_hw: Any) -> dict[str, Any]:
+        tg = h5["targets"]
+        task = self.task
+        if task == "classification":
+            return {"target": torch.tensor(int(tg["label"][i]), dtype=torch.int64)}
+        if task == "multilabel_classification":
+            return {"target": torch.from_numpy(tg["labels"][i].astype(np.float32))}
+        if task == "segmentation":
+            mask = torch.from_numpy(tg["mask"][i].astype(np.int64))
+            if hw is not None:
+                mask = mask[: hw[0], : hw[1]]
+            return {"target": self._resize(mask, "nearest")}
+        if task == "regression":
+            t = torch.from_numpy(tg["target"][i].astype(np.float32))
+            if hw is not None:
+                t = t[: hw[0], : hw[1]]
+            valid = torch.isfinite(t)
+            t = torch.nan_to_num(t)
+            return {"target": self._resize(t, "nearest"), "valid_mask": self._resize(valid, "nearest")}
+        if task in _DETECTION:
+            assert self.offsets is not None
+            a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+            boxes = torch.from_numpy(tg["boxes"][a:b].astype(np.float32)).reshape(-1, 4)
+            labels = torch.from_numpy(tg["box_labels"][a:b].astype(np.int64)) + 1
+            out: dict[str, Any] = {"boxes": boxes, "labels": labels}
+            if task == "instance_segmentation":
+                masks = torch.from_numpy(tg["instance_masks"][a:b].astype(np.uint8))
+                if hw is not None:
+                    masks = masks[:, : hw[0], : hw[1]]
+                out["masks"] = self._resize(masks, "nearest")
+            if self.image_size is not None and in_hw is not None:
+                sy, sx = self.image_size / in_hw[0], self.image_size / in_hw[1]
+                out["boxes"] = boxes * torch.tensor([sx, sy, sx, sy])
+            return {"target": out}
+        raise ConfigError(f"{self.path}: unknown task {task!r}")
+
+
+def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack a list of samples; detection targets stay a list of per-sample dicts."""
+    out: dict[str, Any] = {"index": torch.tensor([b["index"] for b in batch], dtype=torch.int64)}
+    out["inputs"] = {m: torch.stack([b["inputs"][m] for b in batch]) for m in batch[0]["inputs"]}
+    for key in ("time_mask", "valid_mask"):
+        if key in batch[0]:
+            out[key] = torch.stack([b[key] for b in batch])
+    t0 = batch[0]["target"]
+    out["target"] = [b["target"] for b in batch] if isinstance(t0, dict) else torch.stack([b["target"] for b in batch])
+    return out
+
+
+def describe(data_root: str | Path, dataset: str) -> dict[str, Any]:
+    """Shapes and dtypes of a prepared dataset's splits (for the README and tests)."""
+    import h5py
+
+    out: dict[str, Any] = {}
+    for split in paths.SPLITS:
+        with h5py.File(paths.prepared_file(data_root, dataset, split), "r") as h5:
+            out[split] = {f"{g}/{k}": (tuple(h5[g][k].shape), str(h5[g][k].dtype))
+                          for g in ("inputs", "targets") for k in h5[g]}
+    return json.loads(json.dumps(out))

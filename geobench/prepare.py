@@ -1,0 +1,369 @@
+"""``python -m geobench.prepare dataset=<ds> data_root=DIR``: official tortillas -> prepared HDF5.
+
+Reads ``DIR/raw/<ds>/*.tortilla`` once and writes ``DIR/prepared/<ds>/{train,validation,test}.h5``
+and ``stats.json`` (format: :mod:`geobench.prepared`). Atomic (every output is written to a temp
+file and renamed only once all splits succeeded), idempotent (outputs whose recorded source matches
+the raw files are skipped), streaming (one sample in memory per decode worker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from geobench import paths
+from geobench.bandstats import BandStats
+from geobench.datasets.base import RAGGED_TARGETS, DatasetAdapter, DecodedSample, get_adapter
+from geobench.errors import CorruptFileError, DatasetNotFoundError, GeoBenchError
+from geobench.prepared import FORMAT_VERSION, STATS_FILE
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def raw_files(adapter: DatasetAdapter, data_root: str | Path) -> list[Path]:
+    """The raw tortilla files of a dataset: the manifest's hub file names, or every *.tortilla."""
+    raw = paths.raw_dir(data_root, adapter.raw_dataset)
+    download_hint = (f"run `python -m geobench.download dataset={adapter.raw_dataset} data_root={data_root}`, "
+                     f"or put the official files ({', '.join(adapter.raw_file_names())}) in {raw}/, "
+                     f"or write synthetic ones with `python -m geobench.prepare dataset={adapter.name} "
+                     f"data_root={data_root} synthetic=true`")
+    if not raw.is_dir():
+        raise DatasetNotFoundError(f"{raw}: raw files of {adapter.name!r} not found; {download_hint}")
+    named = [raw / n for n in adapter.raw_file_names()]
+    if named and all(p.exists() for p in named):
+        return named
+    found = sorted(raw.glob("*.tortilla"))
+    if not found:
+        raise DatasetNotFoundError(f"{raw}: no .tortilla files; {download_hint}")
+    return found
+
+
+def source_signature(files: Sequence[Path], adapter: DatasetAdapter) -> str:
+    entries = []
+    for f in files:
+        st = f.stat()
+        entries.append({"name": f.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+    return json.dumps({"files": entries, "adapter": f"{adapter.name}:{adapter.version}",
+                       "format": FORMAT_VERSION}, sort_keys=True)
+
+
+def is_up_to_date(out_dir: Path, signature: str) -> bool:
+    import h5py
+
+    if not (out_dir / STATS_FILE).exists():
+        return False
+    try:
+        if json.loads((out_dir / STATS_FILE).read_text()).get("source") != signature:
+            return False
+        for split in paths.SPLITS:
+            with h5py.File(out_dir / f"{split}.h5", "r") as h5:
+                if h5.attrs.get("source") != signature:
+                    return False
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def ordered_parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int, window: int = 8) -> Iterator[R]:
+    """``map(fn, items)`` on a thread pool, in order, with at most ``window`` results pending."""
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque[Future[R]] = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+class _SplitWriter:
+    """Writes one split's HDF5 file, creating datasets from the first sample's shapes."""
+
+    def __init__(self, h5: Any, adapter: DatasetAdapter, n: int, compression: str | None) -> None:
+        self.h5, self.adapter, self.n = h5, adapter, n
+        self.m = adapter.manifest
+        self.compression = compression
+        self.canvas: tuple[int, int] | None = None
+        self.ragged: dict[str, list[np.ndarray]] = {}
+        self.counts = np.zeros(n, dtype=np.int64)
+
+    def _create(self, group: str, name: str, shape: tuple[int, ...], dtype: Any, **attrs: Any) -> None:
+        ds = self.h5.require_group(group).create_dataset(
+            name, shape=(self.n, *shape), dtype=dtype, chunks=(1, *shape), compression=self.compression)
+        for k, v in attrs.items():
+            ds.attrs[k] = v
+
+    def _init(self, d: DecodedSample, sid: str) -> None:
+        # Fixed-size datasets: the first sample's size (synthetic files may be smaller than the
+        # official image_size). Variable-size datasets: the manifest's image_size is the maximum.
+        first = next(iter(d.inputs.values()))
+        h, w = first.shape[-2:]
+        if self.m.variable_image_size:
+            h, w = max(h, self.m.image_size[0]), max(w, self.m.image_size[1])
+        self.canvas = (h, w)
+        for name, arr in d.inputs.items():
+            mod = self.m.modality(name)
+            if arr.shape[-3] != len(mod.bands):
+                raise CorruptFileError(self._path(), f"sample {sid!r}: modality {name!r} has {arr.shape[-3]} "
+                                       f"bands, the manifest lists {len(mod.bands)}",
+                                       "the file does not match datasets_manifest/" f"{self.m.name}.yaml")
+            shape = (arr.shape[-3], h, w) if mod.time_steps == 1 and arr.ndim == 3 else (mod.time_steps, arr.shape[-3], h, w)
+            self._create("inputs", name, shape, arr.dtype, bands=json.dumps(list(mod.band_names)),
+                         wavelengths_nm=json.dumps([b.wavelength_nm for b in mod.bands]),
+                         time_steps=mod.time_steps)
+            if len(shape) == 4:
+                self._create("time_mask", name, (mod.time_steps,), bool)
+        if self.m.variable_image_size:
+            self.h5.create_dataset("valid_hw", shape=(self.n, 2), dtype=np.int32)
+        tg = self.h5.require_group("targets")
+        tg.attrs["task"] = self.m.task
+        tg.attrs["classes"] = json.dumps(list(self.m.classes))
+        tg.attrs["ignore_index"] = json.dumps(self.m.ignore_index)
+        for name, arr in d.targets.items():
+            if name in RAGGED_TARGETS:
+                self.ragged[name] = []
+                continue
+            shape = arr.shape
+            if arr.ndim >= 2 and self.m.variable_image_size:
+                shape = (*arr.shape[:-2], h, w)
+            self._create("targets", name, shape, arr.dtype)
+
+    def _path(self) -> str:
+        return str(self.h5.filename)
+
+    def write(self, i: int, sid: str, d: DecodedSample) -> None:
+        if self.canvas is None:
+            self._init(d, sid)
+        assert self.canvas is not None
+        h, w = self.canvas
+        real_hw = None
+        for name, arr in d.inputs.items():
+            if name not in self.h5["inputs"]:
+                raise CorruptFileError(self._path(), f"sample {sid!r} has modality {name!r} that the first sample lacked")
+            ds = self.h5["inputs"][name]
+            arr = np.asarray(arr)
+            if ds.ndim == 5 and arr.ndim == 3:
+                arr = arr[None]
+            mask = d.time_mask.get(name)
+            if ds.ndim == 5:
+                t_max = ds.shape[1]
+                if arr.shape[0] > t_max:
+                    raise CorruptFileError(self._path(), f"sample {sid!r}: {arr.shape[0]} time steps in {name!r}, "
+                                           f"the manifest allows {t_max}")
+                if mask is None:
+                    mask = np.arange(t_max) < arr.shape[0]
+                self.h5["time_mask"][name][i] = np.asarray(mask, dtype=bool)
+            real_hw = arr.shape[-2:]
+            if arr.shape[-2] > h or arr.shape[-1] > w or (not self.m.variable_image_size and arr.shape[-2:] != (h, w)):
+                raise CorruptFileError(self._path(), f"sample {sid!r}: {name!r} is {arr.shape[-2]}x{arr.shape[-1]}, "
+                                       f"expected {h}x{w} (datasets_manifest/{self.m.name}.yaml image_size)")
+            if ds.shape[1:] == arr.shape:
+                ds[i] = arr
+            else:
+                out = np.zeros(ds.shape[1:], dtype=ds.dtype)
+                out[tuple(slice(0, s) for s in arr.shape)] = arr
+                ds[i] = out
+        if self.m.variable_image_size and real_hw is not None:
+            self.h5["valid_hw"][i] = real_hw
+        n_obj = None
+        for name, arr in d.targets.items():
+            arr = np.asarray(arr)
+            if name in RAGGED_TARGETS:
+                if name not in self.ragged:
+                    raise CorruptFileError(self._path(), f"sample {sid!r} has target {name!r} that the first sample lacked")
+                self.ragged[name].append(arr)
+                n_obj = len(arr)
+                continue
+            ds = self.h5["targets"][name]
+            if ds.shape[1:] == arr.shape:
+                ds[i] = arr
+            else:
+                fill = self.m.ignore_index if self.m.ignore_index is not None and np.issubdtype(ds.dtype, np.signedinteger) else 0
+                out = np.full(ds.shape[1:], fill, dtype=ds.dtype)
+                out[tuple(slice(0, s) for s in arr.shape)] = arr
+                ds[i] = out
+        if n_obj is not None:
+            self.counts[i] = n_obj
+
+    def finish(self) -> None:
+        if not self.ragged:
+            return
+        tg = self.h5["targets"]
+        offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
+        tg.create_dataset("offsets", data=offsets)
+        for name, parts in self.ragged.items():
+            arr = np.concatenate(parts, axis=0) if parts else np.zeros((0,))
+            if name == "instance_masks" and self.canvas and arr.ndim == 3 and arr.shape[1:] != self.canvas:
+                padded = np.zeros((arr.shape[0], *self.canvas), dtype=arr.dtype)
+                padded[:, : arr.shape[1], : arr.shape[2]] = arr
+                arr = padded
+            tg.create_dataset(name, data=arr, compression=self.compression if arr.ndim > 2 else None)
+
+
+def _stats_pixels(d: DecodedSample, name: str, arr: np.ndarray) -> np.ndarray:
+    """(C, P) valid pixels of one modality (real time steps only)."""
+    if arr.ndim == 4:
+        mask = d.time_mask.get(name)
+        if mask is not None:
+            arr = arr[np.asarray(mask, dtype=bool)[: arr.shape[0]]]
+        arr = arr.transpose(1, 0, 2, 3)
+    return arr.reshape(arr.shape[0], -1)
+
+
+def prepare_dataset(dataset: str, data_root: str | Path, *, force: bool = False,
+                    compression: str | None = "lzf", workers: int | None = None,
+                    progress: bool = True) -> list[Path]:
+    """Prepare one dataset; returns the written (or up-to-date) split files."""
+    import h5py
+    from tqdm.auto import tqdm
+
+    from geobench.tortilla.reader import Tortilla
+
+    adapter = get_adapter(dataset)
+    files = raw_files(adapter, data_root)
+    signature = source_signature(files, adapter)
+    out_dir = paths.prepared_dir(data_root, dataset)
+    outputs = [out_dir / f"{s}.h5" for s in paths.SPLITS]
+    if not force and is_up_to_date(out_dir, signature):
+        print(f"{dataset}: prepared files are up to date in {out_dir} (force=true to rebuild)", file=sys.stderr)
+        return outputs
+    tortilla = Tortilla(files)
+    splits = {s: tortilla.split(s) for s in paths.SPLITS}
+    for s, samples in splits.items():
+        if not samples:
+            raise CorruptFileError(files[0], f"no samples in split {s!r}",
+                                   "the file is incomplete; delete it and download it again")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+    stats: dict[str, BandStats] = {m.name: BandStats(list(m.band_names)) for m in adapter.manifest.modalities}
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for split, samples in splits.items():
+            fd, tmp_name = tempfile.mkstemp(dir=out_dir, prefix=f".{split}.", suffix=".h5.tmp")
+            os.close(fd)
+            tmp = Path(tmp_name)
+            temps.append((tmp, out_dir / f"{split}.h5"))
+
+            def decode(s: Any) -> tuple[Any, DecodedSample]:
+                return s, adapter.decode(tortilla, s)
+
+            with h5py.File(tmp, "w") as h5:
+                h5.attrs.update({"geobench_format": FORMAT_VERSION, "dataset": dataset, "split": split,
+                                 "task": adapter.manifest.task, "num_samples": len(samples),
+                                 "source": signature})
+                h5.create_dataset("sample_ids", data=np.array([s.id for s in samples], dtype=object),
+                                  dtype=h5py.string_dtype("utf-8"))
+                writer = _SplitWriter(h5, adapter, len(samples), compression)
+                bar = tqdm(total=len(samples), desc=f"{dataset}/{split}", unit="sample",
+                           disable=not progress, file=sys.stderr)
+                for i, (s, d) in enumerate(ordered_parallel_map(decode, samples, workers)):
+                    writer.write(i, s.id, d)
+                    if split == "train":
+                        for name, arr in d.inputs.items():
+                            if name in stats:
+                                stats[name].update(_stats_pixels(d, name, np.asarray(arr)))
+                    bar.update()
+                bar.close()
+                writer.finish()
+        stats_payload = {"dataset": dataset, "split": "train", "source": signature,
+                         "modalities": {k: v.result() for k, v in stats.items() if v.count.any()}}
+        fd, stats_tmp = tempfile.mkstemp(dir=out_dir, prefix=".stats.", suffix=".json.tmp")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(stats_payload, fh, indent=1)
+        temps.append((Path(stats_tmp), out_dir / STATS_FILE))
+    except BaseException:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, final in temps:
+        os.replace(tmp, final)
+    return outputs
+
+
+ALLOWED = {
+    "dataset": "a dataset key (e.g. benv2) or a list [a,b]",
+    "capability": "prepare every dataset of a capability (e.g. core, smoke)",
+    "data_root": "data folder holding raw/<ds>/ (default $GEOBENCH_DATA_ROOT or ./data)",
+    "synthetic": "true: first write synthetic tortilla files in the official layout into raw/<ds>/",
+    "force": "true: rebuild even if the prepared files are up to date",
+    "compression": "HDF5 compression of the arrays: lzf (default), gzip or none",
+    "workers": "decode threads (default min(4, cores))",
+    "seed": "seed of the synthetic data (default 0)",
+}
+
+
+def datasets_from_args(args: dict[str, str]) -> tuple[list[str], Any]:
+    from geobench.capabilities import load_capability
+    from geobench.cli import parse_list
+    from geobench.errors import ConfigError
+
+    if "dataset" in args and "capability" in args:
+        raise ConfigError("give dataset=... or capability=..., not both")
+    if "dataset" in args:
+        return parse_list(args["dataset"]), None
+    if "capability" in args:
+        cap = load_capability(args["capability"])
+        return list(cap.datasets), cap
+    raise ConfigError("missing dataset=<ds> or capability=<cap>")
+
+
+def parse_bool(value: str, key: str) -> bool:
+    from geobench.errors import ConfigError
+
+    v = value.strip().lower()
+    if v in ("true", "1", "yes"):
+        return True
+    if v in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"{key}={value!r}: expected true or false")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from geobench.cli import main_guard, parse_overrides, usage
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv):
+        print(usage("geobench.prepare", "Convert raw tortilla files into prepared HDF5 files.", ALLOWED))
+        return 0
+
+    @main_guard
+    def run() -> int:
+        from geobench.errors import ConfigError
+
+        args = parse_overrides(argv, ALLOWED)
+        datasets, cap = datasets_from_args(args)
+        data_root = Path(args.get("data_root", paths.default_data_root()))
+        compression = args.get("compression", "lzf")
+        if compression not in ("lzf", "gzip", "none"):
+            raise ConfigError(f"compression={compression!r}: expected lzf, gzip or none")
+        synthetic = parse_bool(args.get("synthetic", "true" if cap is not None and cap.synthetic else "false"), "synthetic")
+        force = parse_bool(args.get("force", "false"), "force")
+        workers = int(args["workers"]) if "workers" in args else None
+        for ds in datasets:
+            if synthetic:
+                from geobench.synthetic import write_synthetic
+
+                write_synthetic(ds, data_root, capability=cap, seed=int(args.get("seed", 0)))
+            outs = prepare_dataset(ds, data_root, force=force, workers=workers,
+                                   compression=None if compression == "none" else compression)
+            print(f"{ds}: {', '.join(str(o) for o in outs)}")
+        return 0
+
+    return run()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

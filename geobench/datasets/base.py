@@ -50,8 +50,6 @@ class DatasetAdapter(ABC):
     """Decode and synthesize samples of one dataset's official tortilla layout."""
 
     name: ClassVar[str]
-    # The dataset whose raw files this one reads (pastis_r reads the PASTIS files as instances).
-    raw_source: ClassVar[str | None] = None
     # Bump when decode() changes its output, so that prepared files are rebuilt.
     version: ClassVar[int] = 1
 
@@ -74,7 +72,9 @@ class DatasetAdapter(ABC):
 
     @property
     def raw_dataset(self) -> str:
-        return self.raw_source or self.name
+        """The folder under ``raw/`` holding this dataset's files: the hub repository's name
+        (pastis_r reads the PASTIS files, ``aialliance/pastis``, as instances)."""
+        return self.manifest.hub.repo.rsplit("/", 1)[-1]
 
     def raw_file_names(self) -> list[str]:
         """The tortilla files of this dataset in ``raw/<ds>/`` (the hub file names, in order)."""

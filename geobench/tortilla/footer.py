@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from geobench.errors import CorruptFileError
@@ -80,7 +82,10 @@ def parse_footer(raw: bytes, *, path: Path, where: str, hint: str) -> Footer:
             of the wrong type or holds nulls/negative values.
     """
     try:
-        table = pq.read_table(pa.BufferReader(raw), page_checksum_verification=True)
+        pfile = pq.ParquetFile(pa.BufferReader(raw), page_checksum_verification=True)
+        _check_key_values(pfile.metadata)
+        table = pfile.read()
+        _check_int_statistics(pfile.metadata, table)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise CorruptFileError(path, f"{where} is not a readable parquet table ({exc})", hint) from exc
     drop = [c for c in table.column_names if is_pandas_index(c)]
@@ -114,6 +119,33 @@ def parse_footer(raw: bytes, *, path: Path, where: str, hint: str) -> Footer:
     return Footer(ids=table.column(COL_ID).to_pylist(),
                   formats=table.column(COL_FORMAT).to_pylist(),
                   splits=splits, offsets=offsets, lengths=lengths, table=table)
+
+
+def _check_key_values(meta: pq.FileMetaData) -> None:
+    """The JSON documents pandas and GeoParquet store beside the schema must parse (pyarrow itself
+    reads the copy inside ``ARROW:schema`` and would not notice damage to these)."""
+    for key, value in (meta.metadata or {}).items():
+        if key in (b"pandas", b"geo"):
+            json.loads(value)
+
+
+def _check_int_statistics(meta: pq.FileMetaData, table: pa.Table) -> None:
+    """The recorded min/max of the byte offset/length columns equal the values read."""
+    names = [meta.schema.column(j).path for j in range(meta.num_columns)]
+    start = 0
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for col in (COL_OFFSET, COL_LENGTH):
+            if col not in names:
+                continue
+            stats = group.column(names.index(col)).statistics
+            if stats is None or not stats.has_min_max or group.num_rows == 0:
+                continue
+            values = table.column(col).slice(start, group.num_rows)
+            got = pc.min_max(values)
+            if (got["min"].as_py(), got["max"].as_py()) != (stats.min, stats.max):
+                raise ValueError(f"column {col}: values disagree with the recorded min/max")
+        start += group.num_rows
 
 
 def check_ranges(footer: Footer, *, start: int, end: int, path: Path, where: str,

@@ -211,6 +211,7 @@ def write_tortilla(path: Path | str, samples: Iterable[SampleSpec]) -> Path:
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(b"\0" * HEADER_SIZE)
+            out.flush()
             ids: list[str] = []
             seen: set[str] = set()
             splits: list[str] = []
@@ -226,6 +227,7 @@ def write_tortilla(path: Path | str, samples: Iterable[SampleSpec]) -> Path:
                 _check_meta(sample.metadata, f"sample {sample.id!r}")
                 blob = _sample_blob(sample)
                 out.write(blob)
+                out.flush()  # hand each sample to the OS: memory stays at one sample
                 seen.add(sample.id)
                 ids.append(sample.id)
                 splits.append(sample.split)

@@ -1,0 +1,188 @@
+"""The submission formats: file names, columns and their kinds, JSON keys, limits and the facts
+(official metric names, known leaderboard models) that a submission is checked against.
+
+Two layouts are accepted (see the README, "Submitting results"):
+
+* the official GEO-Bench-2 leaderboard layout: ``results_and_parameters.csv`` +
+  ``additional_info.json``, exactly those two files;
+* geobench's layout: the same two files (the CSV with the official columns first, in official
+  order and spelling, then geobench's own columns) plus ``geobench.json`` (model metadata).
+
+Facts here come from the official leaderboard (The-AI-Alliance/GEO-Bench-2-Leaderboard,
+``utils/constants.py`` and ``utils/model_info.json`` at commit 1659ccf).
+"""
+
+from __future__ import annotations
+
+CSV_FILE = "results_and_parameters.csv"
+JSON_FILE = "additional_info.json"
+GEOBENCH_FILE = "geobench.json"
+OFFICIAL_FILES = (CSV_FILE, JSON_FILE)
+GEOBENCH_FILES = (CSV_FILE, JSON_FILE, GEOBENCH_FILE)
+# Files the official validator skips when it counts a folder's files.
+IGNORED_FILES = (".DS_Store",)
+
+# Size limits. The official leaderboard deploys to a Hugging Face space, whose per-file limit is
+# 10 MiB (its CI checks it); the largest published CSV is 0.43 MB.
+MAX_CSV_BYTES = 10 * 1024 * 1024
+MAX_JSON_BYTES = 1024 * 1024
+MAX_FOLDER_ENTRIES = 64
+MAX_CELL_CHARS = 1000
+
+# The official leaderboard requires this many seed runs per (backbone, dataset).
+OFFICIAL_REQUIRED_SEEDS = 5
+SEEDS_KEY = "Number of repeated seeds trials"
+
+# Kinds of the official columns, as the official validator types them.
+STRING_COLUMNS: tuple[str, ...] = (
+    "dataset", "Metric", "experiment_name", "partition name", "backbone", "decoder",
+    "batch_size_selection", "frozen_or_full_ft",
+)  # fmt: skip
+INTEGER_COLUMNS: tuple[str, ...] = ("early_stop_patience", "n_trials", "Seed", "data_percentages", "batch_size")
+FLOAT_COLUMNS: tuple[str, ...] = ("weight_decay", "lr", "test metric")
+
+# Inclusive numeric ranges per column (None: unbounded on that side); ``test metric`` is checked
+# against its metric instead. Columns in OPTIONAL_NUMERIC may be empty (the published detection
+# rows have no early-stopping patience).
+NUMERIC_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "Seed": (0, 2**32 - 1),
+    "batch_size": (1, 65536),
+    "n_trials": (1, 100_000),
+    "early_stop_patience": (0, 100_000),
+    "data_percentages": (1, 100),
+    "lr": (0, 10),
+    "weight_decay": (0, 10),
+}
+POSITIVE_COLUMNS = ("lr",)  # strictly > 0
+OPTIONAL_NUMERIC: tuple[str, ...] = ("early_stop_patience",)
+
+# geobench's own columns (after the official ones in geobench's layout).
+EXTRA_INTEGER_COLUMNS = ("trial", "epochs")
+EXTRA_FLOAT_COLUMNS = ("val_metric", "train_seconds", "images_per_second")
+EXTRA_REQUIRED_TEXT = ("run_id", "phase", "geobench_version")
+SUBMITTED_PHASE = "repeat"
+
+# Fine-tuning modes: the official leaderboard knows two; geobench adds LoRA (ranked separately).
+OFFICIAL_FT_MODES = ("full_ft", "frozen")
+GEOBENCH_FT_MODES = ("full_ft", "frozen", "lora")
+
+# A backbone key: what model registries and file names can carry safely.
+BACKBONE_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}"
+SUBMISSION_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}"
+
+# Official metric per dataset, as the published results name them. The dataset manifests
+# (datasets_manifest/<ds>.yaml) are the primary source; this table is the fallback when a
+# manifest is absent, and the tests keep the two in agreement.
+OFFICIAL_METRICS: dict[str, str] = {
+    "benv2": "Multilabel_F1_Score",
+    "treesatai": "Multilabel_F1_Score",
+    "so2sat": "Overall_Accuracy",
+    "forestnet": "Overall_Accuracy",
+    "biomassters": "RMSE",
+    "caffe": "Multiclass_Jaccard_Index",
+    "cloudsen12": "Multiclass_Jaccard_Index",
+    "burn_scars": "Multiclass_Jaccard_Index",
+    "dynamic_earthnet": "Multiclass_Jaccard_Index",
+    "flair2": "Multiclass_Jaccard_Index",
+    "fotw": "Multiclass_Jaccard_Index",
+    "kuro_siwo": "Multiclass_Jaccard_Index",
+    "pastis": "Multiclass_Jaccard_Index",
+    "spacenet2": "Multiclass_Jaccard_Index",
+    "spacenet7": "Multiclass_Jaccard_Index",
+    "everwatch": "test_test_map",
+    "nzcattle": "test_test_map",
+    "pastis_r": "test_test_segm_map",
+    "substation": "test_test_segm_map",
+}
+# BioMassters' RMSE enters the leaderboard as 1 - RMSE * this (the official BIOMASSTERS_STD); the
+# published CSVs already hold the converted value (0.948-0.961), under the metric name "RMSE".
+BIOMASSTERS_RMSE_SCALE = 0.2537951171398163
+
+# additional_info.json: the official keys and the JSON type each must have (the official
+# validator checks presence and type). Note the trailing space in "Code Repository Link ".
+ADDITIONAL_INFO_KEYS: dict[str, type] = {
+    "Paper Link": str,
+    "Code Repository Link ": str,
+    "License": str,
+    "Number of HPO trials": str,
+    "Additional information about submission": str,
+    "Comments on new models in submission": str,
+    "New model info": list,
+}
+ADDITIONAL_INFO_OPTIONAL = (SEEDS_KEY,)
+NEW_MODEL_KEYS = ("model_display_name", "model_size", "unique_backbone_key")
+
+# geobench.json (format version 1).
+GEOBENCH_FORMAT_VERSION = 1
+GEOBENCH_KEYS: dict[str, type | tuple[type, ...]] = {
+    "format_version": int,
+    "submission_id": str,
+    "created_at": str,
+    "geobench_version": str,
+    "fine_tuning": str,
+    "protocol": dict,
+    "models": list,
+}
+MODEL_KEYS: dict[str, type | tuple[type, ...]] = {
+    "backbone": str,
+    "display_name": str,
+    "parameters": (int, type(None)),
+    "size": str,
+    "license": str,
+    "paper": str,
+    "code": str,
+}
+MAX_DISPLAY_NAME_CHARS = 100
+
+# Models already on the official leaderboard: backbone key -> (display name, size), from its
+# utils/model_info.json. A backbone outside this table needs an entry in "New model info".
+OFFICIAL_MODELS: dict[str, tuple[str, str]] = {
+    "vit_large_patch16": ("ScaleMAE-ViT 300M", "300M"),
+    "resnet101": ("Resnet101", "42M"),
+    "prithvi_vit_100": ("Prithvi-EO-V1-100", "100M"),
+    "prithvi_eo_v2_100": ("Prithvi-EO-V2-100", "100M"),
+    "resnet50": ("Resnet50-ImageNet", "25M"),
+    "dofa_base_patch16_224": ("DOFA-ViT-B", "100M"),
+    "dofa_large_patch16_224": ("DOFA-ViT 300M", "300M"),
+    "clay_v1_base": ("Clay-V1 ViT-B", "100M"),
+    "prithvi_eo_v2_300": ("Prithvi-EO-V2 300M", "300M"),
+    "prithvi_eo_v2_300_tl": ("Prithvi-EO-V2 300M TL", "300M"),
+    "prithvi_eo_v2_600": ("Prithvi-EO-V2 600M", "600M"),
+    "prithvi_eo_v2_600_tl": ("Prithvi-EO-V2 600M TL", "600M"),
+    "satlas_swin_b_sentinel2_si_ms": ("Satlas-Swin 100M", "100M"),
+    "ssl4eos12_resnet50_sentinel2_all_dino": ("Resnet50-DINO", "25M"),
+    "ssl4eos12_resnet50_sentinel2_all_moco": ("Resnet50-MOCO", "25M"),
+    "ssl4eos12_resnet50_sentinel2_all_decur": ("Resnet50-DeCUR", "25M"),
+    "satlas_resnet50_sentinel2_si_ms_satlas": ("Satlas-Resnet50", "25M"),
+    "terramind_v1_base": ("TerraMind-V1-Base", "100M"),
+    "terramind_v1_large": ("TerraMind-V1-Large", "300M"),
+    "convnext_xlarge_fb_in22k": ("ConvNext-XLarge-ImageNet", "390M"),
+    "convnext_large_fb_in22k": ("ConvNext-Large-ImageNet", "230M"),
+    "dinov3_vitl16": ("DinoV3-ViT-L-SAT", "300M"),
+    "dinov3_convnext_large": ("DinoV3-ConvNext-Large-WEB", "230M"),
+    "satlas_swin_b_naip_si_rgb": ("Satlas-SwinB-Naip", "100M"),
+}
+
+
+def official_metric(dataset: str) -> str | None:
+    """The official metric name of ``dataset`` (manifest first, then the table), None if unknown."""
+    from geobench import manifest, paths
+    from geobench.errors import GeoBenchError
+
+    if (paths.MANIFEST_DIR / f"{dataset}.yaml").is_file():
+        try:
+            return manifest.load_manifest(dataset).metric
+        except GeoBenchError:
+            pass  # a manifest being written or broken: its own tests report it
+    return OFFICIAL_METRICS.get(dataset)
+
+
+def format_size(parameters: int) -> str:
+    """A parameter count as the leaderboard shows sizes: 25_557_032 -> '26M', 1.2e9 -> '1.2B'."""
+    if parameters >= 1_000_000_000:
+        return f"{parameters / 1e9:.1f}B"
+    if parameters >= 1_000_000:
+        return f"{round(parameters / 1e6)}M"
+    if parameters >= 1_000:
+        return f"{round(parameters / 1e3)}K"
+    return str(parameters)

@@ -1,0 +1,200 @@
+"""Task models: an encoder from the registry plus the protocol's head or decoder.
+
+=============================  ===============================  =================================
+task                           head / decoder                   output
+=============================  ===============================  =================================
+classification                 linear on pooled last level      ``(B, K)`` logits
+multilabel_classification      linear on pooled last level      ``(B, K)`` logits
+segmentation                   UNet over the pyramid            ``(B, K, H, W)`` logits
+regression                     UNet over the pyramid            ``(B, H, W)`` values
+detection                      Faster R-CNN on encoder + FPN    torchvision losses / detections
+instance_segmentation          Mask R-CNN on encoder + FPN      torchvision losses / detections
+=============================  ===============================  =================================
+
+Multi-temporal inputs go through the encoder step by step and the features are averaged over
+(real) time steps before the head (:mod:`geobench.train.temporal`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from geobench.errors import ConfigError, ModelError
+from geobench.manifest import TASK_TYPES
+from geobench.train.heads import LinearClassificationHead
+from geobench.train.temporal import encode_over_time
+from geobench.train.unet import DEFAULT_DECODER_CHANNELS, PyramidNeck, UNetDecoder
+
+if TYPE_CHECKING:
+    from geobench.manifest import DatasetManifest, MetricTransform
+
+DETECTION_TASKS = ("detection", "instance_segmentation")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What the head, the loss and the metric need to know about a dataset's task.
+
+    ``num_classes``: classes for classification and segmentation; object classes (without the
+    background, labels 1..K) for detection; ignored for regression (one output).
+    """
+
+    task: str
+    num_classes: int = 1
+    ignore_index: int | None = None
+    image_size: tuple[int, int] | None = None
+    metric_transform: MetricTransform | None = None
+
+    def __post_init__(self) -> None:
+        if self.task not in TASK_TYPES:
+            raise ConfigError(f"task {self.task!r} is not one of {', '.join(TASK_TYPES)}")
+        if self.task != "regression" and self.num_classes < 1:
+            raise ConfigError(f"task {self.task!r} needs num_classes >= 1, got {self.num_classes}")
+
+    @classmethod
+    def from_manifest(cls, manifest: DatasetManifest) -> TaskSpec:
+        """The spec of a dataset manifest (its task, classes, ignore_index, size, transform)."""
+        ignore = manifest.ignore_index
+        if manifest.task == "segmentation" and ignore is None:
+            ignore = -1  # the loader's padding value
+        return cls(task=manifest.task, num_classes=max(manifest.num_classes, 1),
+                   ignore_index=ignore, image_size=tuple(manifest.image_size),  # type: ignore[arg-type]
+                   metric_transform=manifest.metric_transform)
+
+
+class _FreezableEncoderMixin(nn.Module):
+    """``encoder_frozen``: encoder runs without gradients and stays in eval mode (BN stats fixed)."""
+
+    encoder: nn.Module
+    encoder_frozen: bool = False
+
+    def train(self, mode: bool = True) -> _FreezableEncoderMixin:
+        super().train(mode)
+        if self.encoder_frozen:
+            self.encoder.eval()
+        return self
+
+    def _encode(self, inputs: Mapping[str, torch.Tensor],
+                time_mask: torch.Tensor | None) -> list[torch.Tensor]:
+        missing = [m for m in getattr(self.encoder, "required_modalities", []) if m not in inputs]
+        if missing:
+            raise ModelError(f"the encoder needs modalities {missing}, the batch has "
+                             f"{sorted(inputs)}; choose modalities the dataset provides")
+        if self.encoder_frozen:
+            with torch.no_grad():
+                return encode_over_time(self.encoder, inputs, time_mask)
+        return encode_over_time(self.encoder, inputs, time_mask)
+
+
+class TaskModel(_FreezableEncoderMixin):
+    """Encoder + linear head (classification) or pyramid neck + UNet (segmentation, regression)."""
+
+    def __init__(self, encoder: nn.Module, spec: TaskSpec,
+                 decoder_channels: Sequence[int] = DEFAULT_DECODER_CHANNELS) -> None:
+        super().__init__()
+        if spec.task in DETECTION_TASKS:
+            raise ConfigError(f"task {spec.task!r} uses DetectionTaskModel (build_task_model)")
+        self.encoder = encoder
+        self.spec = spec
+        self.task = spec.task
+        channels = list(encoder.channels)
+        if spec.task in ("classification", "multilabel_classification"):
+            self.head: nn.Module = LinearClassificationHead(channels[-1], spec.num_classes)
+            self.neck: nn.Module | None = None
+        else:
+            self.neck = PyramidNeck(channels, list(encoder.reductions))
+            outputs = spec.num_classes if spec.task == "segmentation" else 1
+            self.head = UNetDecoder(self.neck.out_channels, self.neck.out_reductions, outputs,
+                                    decoder_channels)
+
+    def forward(self, inputs: Mapping[str, torch.Tensor],
+                time_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(B, K)`` / ``(B, K, H, W)`` or regression values ``(B, H, W)``."""
+        feats = self._encode(inputs, time_mask)
+        if self.neck is None:
+            return self.head(feats)
+        first = next(iter(inputs.values()))
+        out = self.head(self.neck(feats), output_size=tuple(first.shape[-2:]))
+        return out[:, 0] if self.task == "regression" else out
+
+
+def task_loss(task: str, output: torch.Tensor, batch: Mapping[str, Any],
+              ignore_index: int | None = None) -> torch.Tensor:
+    """The protocol's training loss for a dense or classification ``output`` (float32 math).
+
+    classification: cross-entropy; multilabel: binary cross-entropy on logits; segmentation:
+    cross-entropy ignoring ``ignore_index``; regression: mean squared error over ``valid_mask``
+    pixels (all pixels without one).
+    """
+    target = batch["target"]
+    out = output.float()
+    if task == "classification":
+        return F.cross_entropy(out, target)
+    if task == "multilabel_classification":
+        return F.binary_cross_entropy_with_logits(out, target.to(out.dtype))
+    if task == "segmentation":
+        return F.cross_entropy(out, target, ignore_index=-100 if ignore_index is None else ignore_index)
+    if task == "regression":
+        err = (out - target.to(out.dtype)) ** 2
+        valid = batch.get("valid_mask")
+        if valid is None:
+            return err.mean()
+        valid = valid.to(torch.bool)
+        return torch.where(valid, err, torch.zeros_like(err)).sum() / valid.sum().clamp(min=1)
+    raise ConfigError(f"task {task!r} has no dense loss (detection models return their losses)")
+
+
+def build_task_model(encoder: nn.Module | str, spec: TaskSpec, *,
+                     dataset_modalities: Mapping[str, Sequence[Any]] | None = None,
+                     modalities: Sequence[str] | None = None, pretrained: bool = False,
+                     decoder_channels: Sequence[int] = DEFAULT_DECODER_CHANNELS,
+                     finetune: Any = "full") -> nn.Module:
+    """Build the task model for ``spec`` on ``encoder`` (an encoder module or a registry key).
+
+    Args:
+        encoder: a module following the encoder interface (``channels``, ``reductions``,
+            ``required_modalities``, ``forward({modality: x}) -> [features]``), or a registry key
+            built here with ``dataset_modalities``, ``modalities`` and ``pretrained``.
+        spec: the task (see :class:`TaskSpec`).
+        decoder_channels: UNet stage widths (dense tasks).
+        finetune: ``"full"``, ``"frozen"``, ``"lora"`` or a
+            :class:`geobench.train.finetune.FinetuneConfig`; applied before returning.
+
+    Call :func:`geobench.train.seeding.seed_everything` first so the head's init is seeded.
+    """
+    from geobench.train.finetune import apply_finetune
+
+    if isinstance(encoder, str):
+        if dataset_modalities is None:
+            raise ConfigError(f"building encoder {encoder!r} by key needs dataset_modalities")
+        from geobench.models.registry import build_encoder
+
+        encoder = build_encoder(encoder, dataset_modalities=dict(dataset_modalities),
+                                modalities=list(modalities) if modalities else None,
+                                pretrained=pretrained, image_size=spec.image_size)
+    model: nn.Module
+    if spec.task in DETECTION_TASKS:
+        from geobench.train.detection import DetectionTaskModel
+
+        model = DetectionTaskModel(encoder, spec)
+    else:
+        model = TaskModel(encoder, spec, decoder_channels)
+    apply_finetune(model, finetune)
+    return model
+
+
+def task_model_from_manifest(manifest: DatasetManifest, encoder_key: str, *,
+                             modalities: Sequence[str] | None = None, pretrained: bool = True,
+                             finetune: Any = "full", **kwargs: Any) -> nn.Module:
+    """Build the task model of registry model ``encoder_key`` for dataset ``manifest``."""
+    spec = TaskSpec.from_manifest(manifest)
+    dataset_modalities = {m.name: list(m.bands) for m in manifest.modalities}
+    return build_task_model(encoder_key, spec, dataset_modalities=dataset_modalities,
+                            modalities=modalities, pretrained=pretrained, finetune=finetune,
+                            **kwargs)

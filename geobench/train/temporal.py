@@ -1,0 +1,69 @@
+"""Multi-temporal inputs: every time step through the encoder, features averaged over time.
+
+This is the GEO-Bench-2 protocol for time series (PASTIS, BioMassters, Kuro Siwo, DynamicEarthNet):
+no temporal module, just the per-step encoder features averaged. A ``time_mask`` (``True`` = real
+step) marks padded steps of variable-length series; those steps are not run through the encoder
+at all (they would also pollute BatchNorm statistics) and the average is over the real steps only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+
+from geobench.errors import ModelError
+
+Encoder = Callable[[dict[str, torch.Tensor]], list[torch.Tensor]]
+
+
+def encode_over_time(encoder: Encoder, inputs: Mapping[str, torch.Tensor],
+                     time_mask: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """Run ``encoder`` on single-date or multi-temporal ``inputs``; return per-level features.
+
+    Args:
+        encoder: maps ``{modality: (N, C, H, W)}`` to a list of ``(N, C_i, h_i, w_i)``.
+        inputs: ``{modality: (B, C, H, W)}`` or ``(B, T, C, H, W)``; all temporal modalities share
+            ``T``; a single-date modality beside temporal ones is repeated at every step.
+        time_mask: optional bool ``(B, T)``; ``True`` marks real steps. A sample with no real
+            step gets zero features.
+
+    Returns:
+        ``[(B, C_i, h_i, w_i)]``: for time series, the mean over (real) steps of each level.
+    """
+    temporal = {k: v for k, v in inputs.items() if v.ndim == 5}
+    if not temporal:
+        if time_mask is not None and time_mask.ndim != 2:
+            raise ModelError(f"time_mask must be (B, T), got shape {tuple(time_mask.shape)}")
+        return encoder(dict(inputs))
+    steps = {k: v.shape[1] for k, v in temporal.items()}
+    if len(set(steps.values())) != 1:
+        raise ModelError(f"temporal modalities have different numbers of time steps {steps}; "
+                         "the data loader must give them one common T (and one time_mask)")
+    first = next(iter(temporal.values()))
+    b, t = first.shape[:2]
+    flat: dict[str, torch.Tensor] = {}
+    for k, v in inputs.items():
+        if v.ndim == 5:
+            flat[k] = v.reshape(b * t, *v.shape[2:])
+        elif v.ndim == 4:
+            flat[k] = v.unsqueeze(1).expand(b, t, *v.shape[1:]).reshape(b * t, *v.shape[1:])
+        else:
+            raise ModelError(f"input {k!r} has shape {tuple(v.shape)}; expected (B, C, H, W) "
+                             "or (B, T, C, H, W)")
+    if time_mask is None:
+        return [f.reshape(b, t, *f.shape[1:]).mean(dim=1) for f in encoder(flat)]
+    if tuple(time_mask.shape) != (b, t):
+        raise ModelError(f"time_mask has shape {tuple(time_mask.shape)}, inputs have (B, T) = "
+                         f"{(b, t)}")
+    mask = time_mask.to(torch.bool).reshape(-1)
+    idx = mask.nonzero().squeeze(1)
+    owner = torch.div(idx, t, rounding_mode="floor")
+    counts = time_mask.to(torch.float32).sum(dim=1).clamp(min=1.0)
+    feats = encoder({k: v.index_select(0, idx) for k, v in flat.items()})
+    out = []
+    for f in feats:
+        acc = torch.zeros((b, *f.shape[1:]), dtype=torch.float32, device=f.device)
+        acc.index_add_(0, owner, f.to(torch.float32))
+        out.append((acc / counts.view(b, *([1] * (f.ndim - 1)))).to(f.dtype))
+    return out

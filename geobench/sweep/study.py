@@ -1,0 +1,192 @@
+"""Optuna studies as the work queue: every HPO trial and every seed run is claimed exactly once.
+
+Workers never coordinate through files of their own: a trial is claimed with ``study.ask()``
+(Optuna moves it from WAITING to RUNNING in the storage's transaction), finished with
+``study.tell()``. Seed runs are trials of a second study (``<name>.repeat``) whose WAITING trials
+hold the seeds. A killed worker's RUNNING trials are failed -- at once when this process is the
+only worker (``exclusive``), after the heartbeat's grace period otherwise -- and re-enqueued with
+the same parameters and the same key, so the redone unit writes the same results row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from geobench.sweep.plan import DatasetPlan
+
+KEY = "key"            # user attr: the unit's stable key (HPO: the first trial number; repeat: the seed)
+RETRY_OF = "retry_of"  # user attr: the trial number this one redoes
+SKIPPED = "skipped"    # user attr on FAILed trials that were never run (surplus, duplicate)
+ERROR = "error"        # user attr on FAILed trials: the exception
+
+
+def open_storage(url: str | None, run_dir: Path, heartbeat_interval: int, grace_period: int) -> Any:
+    import optuna
+
+    if not url:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{(run_dir / 'optuna.db').resolve()}"
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
+                                      grace_period=grace_period, failed_trial_callback=retry_same_params)
+
+
+def retry_same_params(study: Any, trial: Any) -> None:
+    """Re-enqueue a failed-by-heartbeat (killed) trial with its parameters and key."""
+    key = trial.user_attrs.get(KEY, trial.number)
+    study.enqueue_trial(dict(trial.params), user_attrs={KEY: key, RETRY_OF: trial.number})
+
+
+def _sampler_and_pruner(plan: DatasetPlan, sampler_seed: int, pruner: str) -> tuple[Any, Any]:
+    import optuna
+
+    from geobench.errors import ConfigError
+
+    sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=min(10, max(1, plan.n_trials // 2)))
+    if pruner == "median":
+        p: Any = optuna.pruners.MedianPruner(n_startup_trials=max(2, plan.n_trials // 4), n_warmup_steps=2)
+    elif pruner == "halving":
+        p = optuna.pruners.SuccessiveHalvingPruner(min_resource=2, reduction_factor=3)
+    elif pruner == "none":
+        p = optuna.pruners.NopPruner()
+    else:
+        raise ConfigError(f"protocol.pruner={pruner!r}: expected median, halving or none")
+    return sampler, p
+
+
+def hpo_study(storage: Any, plan: DatasetPlan, sampler_seed: int, pruner: str) -> Any:
+    import optuna
+
+    sampler, p = _sampler_and_pruner(plan, sampler_seed, pruner)
+    return optuna.create_study(storage=storage, study_name=plan.study_name, direction=plan.direction,
+                               sampler=sampler, pruner=p, load_if_exists=True)
+
+
+def repeat_study(storage: Any, plan: DatasetPlan) -> Any:
+    import optuna
+
+    return optuna.create_study(storage=storage, study_name=plan.study_name + ".repeat", direction=plan.direction,
+                               sampler=optuna.samplers.RandomSampler(seed=0), load_if_exists=True)
+
+
+def recover(study: Any, exclusive: bool) -> int:
+    """Fail the trials of killed workers and re-enqueue them. Returns how many were redone."""
+    import optuna
+    from optuna.trial import TrialState
+
+    if not exclusive:
+        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        optuna.storages.fail_stale_trials(study)
+        after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        return len(before - after)
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study.tell(t.number, state=TrialState.FAIL)
+        retry_same_params(study, t)
+        n += 1
+    return n
+
+
+def _counts(study: Any) -> dict[Any, int]:
+    from optuna.trial import TrialState
+
+    counts = dict.fromkeys(TrialState, 0)
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state] += 1
+    return counts
+
+
+def hpo_finished(study: Any, plan: DatasetPlan) -> bool:
+    from optuna.trial import TrialState
+
+    c = _counts(study)
+    done = c[TrialState.COMPLETE] + c[TrialState.PRUNED]
+    return done >= plan.n_trials and c[TrialState.RUNNING] == 0 and c[TrialState.WAITING] == 0
+
+
+def hpo_completed_count(study: Any) -> int:
+    from optuna.trial import TrialState
+
+    c = _counts(study)
+    return c[TrialState.COMPLETE] + c[TrialState.PRUNED]
+
+
+def failed_with_error(study: Any) -> int:
+    from optuna.trial import TrialState
+
+    return sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if ERROR in t.user_attrs)
+
+
+def claim_hpo(study: Any, plan: DatasetPlan, lr_low: float, lr_high: float) -> Any | None:
+    """Claim the next HPO trial (a retry first, else a new one within the budget), or None."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.trial import TrialState
+
+    used = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+    trials = study.get_trials(deepcopy=False)
+    active = [t for t in trials if t.state in used]
+    waiting = [t for t in trials if t.state == TrialState.WAITING]
+    if not waiting and len(active) >= plan.n_trials:
+        return None
+    dists = {"lr": FloatDistribution(lr_low, lr_high, log=True),
+             "batch_size": CategoricalDistribution(list(plan.batch_sizes))}
+    trial = study.ask(dists)
+    if RETRY_OF in trial.user_attrs:
+        return trial
+    # A new trial: two workers may have asked for the last slot at once; the later one yields.
+    fresh = sorted(t.number for t in study.get_trials(deepcopy=False, states=used) if RETRY_OF not in t.user_attrs)
+    retries = [t for t in study.get_trials(deepcopy=False, states=used) if RETRY_OF in t.user_attrs]
+    if fresh.index(trial.number) + len(retries) >= plan.n_trials:
+        trial.set_user_attr(SKIPPED, "surplus")
+        study.tell(trial, state=TrialState.FAIL)
+        return None
+    trial.set_user_attr(KEY, trial.number)
+    return trial
+
+
+def ensure_seeds(study: Any, plan: DatasetPlan) -> None:
+    if study.get_trials(deepcopy=False):
+        return
+    for s in plan.seeds:
+        study.enqueue_trial({"seed": s}, user_attrs={KEY: s})
+
+
+def claim_seed(study: Any, plan: DatasetPlan) -> tuple[Any, int] | None:
+    """Claim a seed run not yet done by anyone, or None."""
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState
+
+    ensure_seeds(study, plan)
+    if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        return None
+    trial = study.ask({"seed": CategoricalDistribution(list(plan.seeds))})
+    key = trial.user_attrs.get(KEY)
+    if key is None:  # nothing was waiting after all (another worker took it): not a real unit
+        trial.set_user_attr(SKIPPED, "surplus")
+        study.tell(trial, state=TrialState.FAIL)
+        return None
+    others = [t for t in study.get_trials(deepcopy=False) if t.number != trial.number and t.user_attrs.get(KEY) == key]
+    if any(t.state == TrialState.COMPLETE or (t.state == TrialState.RUNNING and t.number < trial.number) for t in others):
+        trial.set_user_attr(SKIPPED, "duplicate")
+        study.tell(trial, state=TrialState.FAIL)
+        return None
+    return trial, int(key)
+
+
+def seeds_finished(study: Any, plan: DatasetPlan) -> bool:
+    from optuna.trial import TrialState
+
+    done = {t.user_attrs.get(KEY) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
+    return set(plan.seeds) <= done
+
+
+def best_params(study: Any) -> dict[str, Any]:
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        from geobench.errors import GeoBenchError
+
+        raise GeoBenchError(f"study {study.study_name}: no completed trial to take the best parameters from")
+    return dict(study.best_trial.params)

@@ -281,3 +281,35 @@ def test_nested_header_damaged(caffe_copy: Path) -> None:
     with pytest.raises(CorruptFileError) as info:
         Tortilla(caffe_copy).assets(5)
     assert str(caffe_copy) in str(info.value) and repr(sample.id) in str(info.value)
+
+
+def test_open_reads_only_header_and_footer(fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    path = fixtures_dir / "flair2.tortilla"
+    _, _, f_len = unpack_header(path.read_bytes()[:18])
+    read: list[int] = []
+    real = os.pread
+
+    def counting(fd: int, n: int, offset: int) -> bytes:
+        read.append(n)
+        return real(fd, n, offset)
+
+    monkeypatch.setattr(os, "pread", counting)
+    t = Tortilla(path)
+    assert sum(read) == 18 + f_len  # nothing of the 3 MB of assets
+    read.clear()
+    t.assets(0)
+    t.assets(0)  # second call served from the cache
+    assert 0 < sum(read) < t.sample(0).length / 10 and len(read) == 2
+
+
+def test_pickled_reader_reads_in_a_copy(fixtures_dir: Path) -> None:
+    import pickle
+
+    t = Tortilla(fixtures_dir / "caffe.tortilla")
+    want = t.read_raster(t.assets(1)[0])
+    copy = pickle.loads(pickle.dumps(t))  # as a spawned DataLoader worker receives it
+    assert np.array_equal(copy.read_raster(copy.assets(1)[0]), want)
+    t.close()
+    assert np.array_equal(t.read_raster(t.assets(1)[0]), want)  # reopens after close

@@ -82,9 +82,11 @@ def parse_footer(raw: bytes, *, path: Path, where: str, hint: str) -> Footer:
             of the wrong type or holds nulls/negative values.
     """
     try:
-        pfile = pq.ParquetFile(pa.BufferReader(raw), page_checksum_verification=True)
+        # small in-memory tables: no pre-buffering, no thread pool (both cost more than they save)
+        pfile = pq.ParquetFile(pa.BufferReader(raw), pre_buffer=False,
+                               page_checksum_verification=True)
         _check_key_values(pfile.metadata)
-        table = pfile.read()
+        table = pfile.read(use_threads=False)
         _check_int_statistics(pfile.metadata, table)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise CorruptFileError(path, f"{where} is not a readable parquet table ({exc})", hint) from exc

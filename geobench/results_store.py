@@ -73,11 +73,22 @@ def write_row(run_dir: str | Path, row: Mapping[str, Any]) -> Path:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
+        _debug_pause()
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _debug_pause() -> None:
+    """Test hook: ``GEOBENCH_DEBUG_ROW_PAUSE=SECONDS`` holds a row between its temp file and the
+    rename, so the kill-and-resume test can kill a worker while a row is being written."""
+    pause = os.environ.get("GEOBENCH_DEBUG_ROW_PAUSE")
+    if pause:
+        import time
+
+        time.sleep(float(pause))
 
 
 def has_row(run_dir: str | Path, run_id: str) -> bool:

@@ -1,0 +1,89 @@
+"""Several workers of the same command cooperate through the Optuna storage (Hydra multirun with
+the joblib launcher): every trial and every seed run is done exactly once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from geobench.prepare import prepare_dataset
+from geobench.results_store import read_rows
+from geobench.synthetic import write_synthetic
+
+pytestmark = pytest.mark.slow
+
+DATASET = "so2sat"
+N_TRIALS, SEEDS = 4, (205, 913, 1829)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    write_synthetic(DATASET, root, samples={"train": 16, "validation": 8, "test": 8}, image_size=16)
+    prepare_dataset(DATASET, root, progress=False)
+    return root
+
+
+def _multirun(run_dir: Path, data_root: Path, extra: list[str], env_extra: dict[str, str] | None = None):
+    cmd = [sys.executable, "-m", "geobench.run", "-m", "model=smoke", f"dataset={DATASET}",
+           f"protocol.n_trials={N_TRIALS}", f"protocol.seeds=[{','.join(map(str, SEEDS))}]",
+           "protocol.max_epochs=2", "protocol.pruner=none", "protocol.image_size=16", "progress=log",
+           "num_workers=0", "poll_seconds=0.5", f"data_root={data_root}", f"hydra.sweep.dir={run_dir}",
+           "worker=0,1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=3", *extra]
+    env = dict(os.environ, OMP_NUM_THREADS="1", **(env_extra or {}))
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+
+
+def _check_exactly_once(run_dir: Path, storage_url: str) -> None:
+    import optuna
+    from optuna.trial import TrialState
+
+    df = read_rows(run_dir)
+    hpo = df[df.phase == "hpo"]
+    rep = df[df.phase == "repeat"]
+    assert sorted(hpo.trial.astype(int)) == list(range(N_TRIALS))
+    assert sorted(rep.Seed.astype(int)) == sorted(SEEDS)
+    studies = optuna.get_all_study_names(storage_url)
+    hpo_name = next(n for n in studies if not n.endswith(".repeat"))
+    trials = optuna.load_study(study_name=hpo_name, storage=storage_url).get_trials()
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(done) == N_TRIALS and len({t.user_attrs["key"] for t in done}) == N_TRIALS
+    seeds = optuna.load_study(study_name=hpo_name + ".repeat", storage=storage_url).get_trials()
+    done = [t.user_attrs["key"] for t in seeds if t.state == TrialState.COMPLETE]
+    assert sorted(done) == sorted(SEEDS)
+    # every worker did some of the work (they really ran side by side)
+    logs = list((run_dir / "workers").glob("*"))
+    assert len(logs) == 3
+
+
+def test_three_local_workers_sqlite(data_root: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    out = _multirun(run, data_root, [])
+    assert out.returncode == 0, out.stderr[-4000:]
+    _check_exactly_once(run, f"sqlite:///{run / 'optuna.db'}")
+
+
+PG_URL = os.environ.get("GEOBENCH_TEST_PG_URL")
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="GEOBENCH_TEST_PG_URL not set (.ci/run starts PostgreSQL and sets it)")
+def test_three_local_workers_postgres(data_root: Path, tmp_path: Path) -> None:
+    import sqlalchemy
+
+    # a fresh database per test run
+    name = f"gb_{os.getpid()}"
+    admin = sqlalchemy.create_engine(PG_URL, isolation_level="AUTOCOMMIT")  # type: ignore[arg-type]
+    with admin.connect() as c:
+        c.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {name}"))
+        c.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
+    url = PG_URL.rsplit("/", 1)[0] + f"/{name}"  # type: ignore[union-attr]
+    run = tmp_path / "run"
+    out = _multirun(run, data_root, ["storage=postgres"], {"GEOBENCH_OPTUNA_URL": url})
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert not (run / "optuna.db").exists()
+    _check_exactly_once(run, url)

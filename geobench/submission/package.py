@@ -96,11 +96,21 @@ def _cell(value: Any) -> str:
 
 
 def rows_to_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    """CSV text (``\n`` line ends, as the published files) of ``rows``' ``columns``.
+
+    Raises:
+        ResultsError: a value holds a line break (it would not survive as one CSV row here).
+    """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
+        cells = [_cell(row.get(c)) for c in columns]
+        for col, cell in zip(columns, cells, strict=True):
+            if "\r" in cell or "\n" in cell:
+                raise ResultsError(f"run {row.get('run_id')}: {col!r} holds a line break; results "
+                                   "rows must hold single-line values")
+        writer.writerow(cells)
     return buf.getvalue()
 
 

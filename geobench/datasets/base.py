@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from geobench.errors import UnknownNameError
+from geobench.errors import CorruptFileError, UnknownNameError
 from geobench.manifest import DATASETS, DatasetManifest, load_manifest
 
 if TYPE_CHECKING:
-    from geobench.tortilla.reader import SampleRef, Tortilla
+    from geobench.tortilla.reader import AssetRef, SampleRef, Tortilla
     from geobench.tortilla.writer import SampleSpec
 
 # Targets whose first axis is ragged (a variable number of objects per sample).
@@ -75,6 +75,59 @@ class DatasetAdapter(ABC):
         """The folder under ``raw/`` holding this dataset's files: the hub repository's name
         (pastis_r reads the PASTIS files, ``aialliance/pastis``, as instances)."""
         return self.manifest.hub.repo.rsplit("/", 1)[-1]
+
+    def assets_by_id(self, tortilla: Tortilla, sample: SampleRef,
+                     required: tuple[str, ...] = ()) -> dict[str, AssetRef]:
+        """The sample's assets keyed by ``tortilla:id`` (source order kept).
+
+        Raises:
+            CorruptFileError: an asset named in ``required`` is missing (names the file, the
+                sample and the ids it has).
+        """
+        found = {a.id: a for a in tortilla.assets(sample)}
+        missing = [r for r in required if r not in found]
+        if missing:
+            raise CorruptFileError(sample.path, f"sample {sample.id!r} has no asset "
+                                   f"{', '.join(map(repr, missing))} (it has {list(found)})",
+                                   f"not the {self.name} layout; check the file is the official "
+                                   f"{self.name} tortilla")
+        return found
+
+    def class_index(self, value: object, sample: SampleRef, column: str) -> int:
+        """A class index from a metadata value: a class name of the manifest or an integer index.
+
+        Raises:
+            CorruptFileError: an unknown class name or an index out of range (names the file,
+                the sample and the column).
+        """
+        classes = self.manifest.classes
+        if isinstance(value, str):
+            if value in classes:
+                return classes.index(value)
+            raise CorruptFileError(sample.path, f"sample {sample.id!r}, column {column!r}: unknown "
+                                   f"class {value!r}", f"known classes: {', '.join(classes)}")
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
+                and 0 <= int(value) < len(classes):
+            return int(value)
+        raise CorruptFileError(sample.path, f"sample {sample.id!r}, column {column!r}: {value!r} "
+                               f"is not a class name or an index below {len(classes)}")
+
+    def multi_hot(self, names: object, sample: SampleRef, column: str) -> np.ndarray:
+        """uint8 ``(K,)`` multi-hot vector, in the manifest's class order, of a list of class names.
+
+        Raises:
+            CorruptFileError: the value is not a list of known class names.
+        """
+        if isinstance(names, str) or not isinstance(names, (list, tuple, np.ndarray)):
+            raise CorruptFileError(sample.path, f"sample {sample.id!r}, column {column!r}: expected "
+                                   f"a list of class names, got {names!r}")
+        out = np.zeros(self.manifest.num_classes, dtype=np.uint8)
+        for name in names:
+            if not isinstance(name, str):
+                raise CorruptFileError(sample.path, f"sample {sample.id!r}, column {column!r}: "
+                                       f"{name!r} is not a class name")
+            out[self.class_index(name, sample, column)] = 1
+        return out
 
     def raw_file_names(self) -> list[str]:
         """The tortilla files of this dataset in ``raw/<ds>/`` (the hub file names, in order)."""

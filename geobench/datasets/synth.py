@@ -11,8 +11,12 @@ Adapters call these helpers and then pack the arrays into their dataset's offici
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from geobench.tortilla.writer import AssetSpec
 
 
 def stable_seed(*parts: object) -> int:
@@ -126,3 +130,63 @@ def objects(rng: np.random.Generator, size: int, num_classes: int, max_objects: 
         masks.append(m)
     return (cmap, np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
             np.asarray(labels, dtype=np.int64), np.asarray(masks, dtype=np.uint8).reshape(-1, size, size))
+
+
+def unit_from_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Invert :func:`to_dtype`: stored values of ``dtype`` back to [0, 1] (float64).
+
+    What a test (or a nearest-signature classifier) needs to compare decoded pixels with
+    :func:`signatures`. Values outside the synthetic range (e.g. a ``-9999`` no-data fill) come
+    out outside [0, 1].
+    """
+    dt = np.dtype(dtype)
+    v = np.asarray(values, dtype=np.float64)
+    if dt == np.uint8:
+        return v / 255.0
+    if dt == np.uint16:
+        return v / 10000.0
+    if dt == np.int16:
+        return (v + 1000.0) / 10000.0
+    if np.issubdtype(dt, np.integer):
+        return v / 1000.0
+    return (v + 25.0) / 30.0
+
+
+def synthetic_sample_id(split: str, index: int, prefix: str = "sample") -> str:
+    """A sample id unique across splits (``sample_train_00003``): ``index`` restarts per split."""
+    return f"{prefix}_{split}_{index:05d}"
+
+
+def raster_asset(asset_id: str, array: np.ndarray, **metadata: object) -> AssetSpec:
+    """A GeoTIFF asset (the format of nearly every GEO-Bench-2 raster) with footer ``metadata``."""
+    from geobench.tortilla.writer import AssetSpec, geotiff_bytes
+
+    return AssetSpec(asset_id, geotiff_bytes(array), "GTiff", dict(metadata))
+
+
+def covering_class_map(rng: np.random.Generator, size: int, classes: np.ndarray,
+                       cell: int | None = None) -> np.ndarray:
+    """A blocky class map ``(size, size)`` int64 in which *every* class of ``classes`` appears.
+
+    Unlike :func:`multilabel_class_map`, small images (``size`` of 8 or 16) still show all the
+    labels of a multi-label sample: the cell shrinks until there are enough cells.
+    """
+    choices = np.asarray(classes, dtype=np.int64)
+    if cell is None:
+        cell = max(1, min(8, size // 4))
+    while cell > 1 and (-(-size // cell)) ** 2 < len(choices):
+        cell //= 2
+    cells = -(-size // cell)
+    coarse = rng.choice(choices, size=cells * cells)
+    first = rng.permutation(cells * cells)[: len(choices)]
+    coarse[first] = rng.permutation(choices)[: len(first)]
+    full = np.repeat(np.repeat(coarse.reshape(cells, cells), cell, axis=0), cell, axis=1)
+    return full[:size, :size].astype(np.int64)
+
+
+def centroid_metadata(rng: np.random.Generator, lon: tuple[float, float],
+                      lat: tuple[float, float]) -> dict[str, object]:
+    """``lon``, ``lat`` and the WKT ``stac:centroid`` column the GEO-Bench-2 classes read."""
+    x = float(rng.uniform(*lon))
+    y = float(rng.uniform(*lat))
+    return {"lon": x, "lat": y, "stac:centroid": f"POINT ({x:.6f} {y:.6f})"}

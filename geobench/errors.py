@@ -68,3 +68,7 @@ class ModelError(GeoBenchError):
 
 class ResultsError(GeoBenchError):
     """A results store, submission or official result folder is malformed."""
+
+
+class NormalizerError(GeoBenchError):
+    """A normalizer file is malformed, or lacks bounds for a dataset being scored."""

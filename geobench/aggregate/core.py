@@ -1,0 +1,285 @@
+"""Aggregation of submissions into capability and per-dataset tables.
+
+``default`` mode: per (submission, backbone) and capability, the IQM of all normalized
+(dataset, seed) scores, with a stratified bootstrap percentile interval (seeds resampled within
+each dataset; ``unit="datasets"`` also resamples datasets). Columns ``<Cap>``, ``<Cap> ci_low``,
+``<Cap> ci_high``.
+
+``official`` mode: the published leaderboard's computation (:mod:`geobench.aggregate.official`).
+Columns ``<Cap>``, ``<Cap> sem``.
+
+Both: ``per_dataset`` holds the IQM over seeds of the normalized score and ``raw_per_dataset``
+the IQM of the leaderboard-scale ``test metric``; a capability lacking one of its datasets for a
+backbone is NaN and listed in ``notes``. Rows are ordered by input, then backbone.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from geobench.aggregate.normalize import Normalizer, load_normalizer, normalize
+from geobench.errors import ConfigError, ResultsError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from geobench.aggregate.inputs import Submission
+
+MODES = ("default", "official")
+DEFAULT_REPS = {"default": 10_000, "official": 100}
+KEYS = ["submission", "backbone"]
+# Per-dataset column order of the official leaderboard (its DATASETS constant).
+LEADERBOARD_DATASETS: tuple[str, ...] = (
+    "biomassters", "so2sat", "forestnet", "benv2", "treesatai", "kuro_siwo", "dynamic_earthnet",
+    "pastis", "burn_scars", "spacenet2", "cloudsen12", "fotw", "caffe", "flair2", "spacenet7",
+    "substation", "everwatch", "nzcattle", "pastis_r",
+)  # fmt: skip
+
+
+@dataclass
+class AggregateResult:
+    mode: str
+    reps: int
+    normalizer: Normalizer
+    capabilities: pd.DataFrame  # exactly capabilities.csv
+    per_dataset: pd.DataFrame  # exactly per_dataset.csv (normalized per-dataset IQM)
+    raw_per_dataset: pd.DataFrame  # same keys, IQM of the leaderboard-scale test metric
+    scores: pd.DataFrame  # submission, backbone, frozen_or_full_ft, dataset, Seed, test metric, score
+    notes: list[str] = field(default_factory=list)  # capabilities left missing, and why
+    seed: int = 0
+    unit: str = "seeds"
+    ci: float = 0.95
+
+
+def _capabilities() -> list[tuple[str, tuple[str, ...]]]:
+    from geobench.capabilities import official_capabilities
+
+    return [(c.display_name, c.datasets) for c in official_capabilities()]
+
+
+def _dataset_columns(present: set[str]) -> list[str]:
+    return list(LEADERBOARD_DATASETS) + sorted(present - set(LEADERBOARD_DATASETS))
+
+
+def _scores_table(submissions: Sequence[Submission], n: Normalizer) -> pd.DataFrame:
+    import pandas as pd
+
+    parts = []
+    for s in submissions:
+        rows = normalize(s.rows, n)
+        part = rows[["backbone", "frozen_or_full_ft", "dataset", "Seed", "test metric", "score"]]
+        parts.append(part.assign(submission=s.name))
+    table = pd.concat(parts, ignore_index=True)
+    return table[["submission", "backbone", "frozen_or_full_ft", "dataset", "Seed",
+                  "test metric", "score"]]
+
+
+def _wide(long: pd.Series, keys: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """(submission, backbone, dataset) -> value  as  keys + one column per dataset."""
+    table = long.unstack("dataset").reindex(columns=columns)
+    table.columns.name = None
+    return keys.merge(table.reset_index(), on=KEYS, how="left")[KEYS + columns]
+
+
+def grouped_iqm(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """IQM (scipy ``trim_mean(…, 0.25)``) of ``values`` per group code, vectorised."""
+    order = np.lexsort((values, codes))
+    c, v = codes[order], values[order]
+    sizes = np.bincount(codes, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rank = np.arange(len(v)) - starts[c]
+    cut = (0.25 * sizes).astype(np.int64)
+    keep = (rank >= cut[c]) & (rank < (sizes - cut)[c])
+    sums = np.bincount(c[keep], weights=v[keep], minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / np.bincount(c[keep], minlength=n_groups)
+
+
+def _per_dataset(scores: pd.DataFrame, keys: pd.DataFrame, column: str) -> pd.DataFrame:
+    import pandas as pd
+
+    columns = _dataset_columns(set(scores["dataset"]))
+    grouper = scores.groupby(KEYS + ["dataset"], sort=False)
+    codes = grouper.ngroup().to_numpy()
+    values = grouper.size().index  # group keys in code order
+    iqms = grouped_iqm(codes, scores[column].to_numpy(dtype=np.float64), len(values))
+    long = pd.Series(iqms, index=values)
+    return _wide(long, keys, columns)
+
+
+def _missing_note(sub: str, cap: str, backbones: list[str], lacking: set[str]) -> str:
+    who = backbones[0] if len(backbones) == 1 else f"{len(backbones)} backbones"
+    return (f"{sub}: {cap} not computed for {who} (missing dataset(s): "
+            f"{', '.join(sorted(lacking))})")
+
+
+def _default_mode(scores: pd.DataFrame, keys: pd.DataFrame, reps: int, seed: int, ci: float,
+                  unit: str, notes: list[str]) -> pd.DataFrame:
+    from geobench.aggregate.resample import bootstrap_groups, quantiles
+    from geobench.aggregate.stats import iqm
+
+    caps = _capabilities()
+    rng = np.random.default_rng(seed)
+    n_keys = len(keys)
+    point = np.full((n_keys, len(caps)), np.nan)
+    low, high = point.copy(), point.copy()
+    jobs: list[tuple[int, int]] = []  # (key row, capability) with a bootstrap distribution
+    dists: list[np.ndarray] = []
+    values = scores["score"].to_numpy(dtype=np.float64)
+    per_key: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    for (sub, bb, ds), pos in scores.groupby(KEYS + ["dataset"], sort=False).indices.items():
+        per_key.setdefault((sub, bb), {})[ds] = values[pos]
+    lacking: dict[tuple[str, str], dict[str, set[str]]] = {}
+    for row, (sub, bb) in enumerate(keys.itertuples(index=False, name=None)):
+        by_ds = per_key[(sub, bb)]
+        names = sorted(by_ds)
+        index = {d: i for i, d in enumerate(names)}
+        groups, cols = [], []
+        for c, (cap, datasets) in enumerate(caps):
+            miss = set(datasets) - set(by_ds)
+            if miss:
+                lacking.setdefault((sub, cap), {})[bb] = miss
+                continue
+            if unit == "datasets" and len({len(by_ds[d]) for d in datasets}) > 1:
+                raise ResultsError(f"{sub}: backbone {bb!r} has unequal seed counts across the "
+                                   f"datasets of {cap}; the dataset-level bootstrap needs equal "
+                                   "counts (use the default seed-level bootstrap)")
+            groups.append([index[d] for d in datasets])
+            cols.append(c)
+            point[row, c] = float(iqm(np.concatenate([by_ds[d] for d in datasets]), axis=None))
+        if groups:
+            trim = 0.25
+            dist = bootstrap_groups([by_ds[d] for d in names], groups, reps, rng, trim, unit)
+            jobs.extend((row, c) for c in cols)
+            dists.append(dist)
+    if jobs:
+        q = quantiles(np.concatenate(dists), [(1 - ci) / 2, (1 + ci) / 2])
+        for (row, c), (lo, hi) in zip(jobs, q, strict=True):
+            low[row, c], high[row, c] = lo, hi
+    for (sub, cap), per_bb in lacking.items():
+        union = set().union(*per_bb.values())
+        notes.append(_missing_note(sub, cap, sorted(per_bb), union))
+    out = keys.copy()
+    for c, (cap, _) in enumerate(caps):
+        out[cap] = point[:, c]
+        out[f"{cap} ci_low"] = low[:, c]
+        out[f"{cap} ci_high"] = high[:, c]
+    return out
+
+
+def _official_mode(submissions: Sequence[Submission], scores: pd.DataFrame, keys: pd.DataFrame,
+                   reps: int, notes: list[str]) -> pd.DataFrame:
+    from geobench.aggregate import official
+
+    caps = _capabilities()
+    out = keys.copy()
+    for cap, _ in caps:
+        out[cap] = np.nan
+        out[f"{cap} sem"] = np.nan
+    for s in submissions:
+        rows = scores[scores["submission"] == s.name]
+        mask = out["submission"] == s.name
+        for cap, datasets in caps:
+            res = official.capability(rows, datasets, reps)
+            if res is None:
+                absent = set(datasets) - set(rows["dataset"])
+                notes.append(f"{s.name}: {cap} not computed (the submission has no results for "
+                             f"{', '.join(sorted(absent))})")
+                continue
+            mean, err = res
+            out.loc[mask, cap] = out.loc[mask, "backbone"].map(mean)
+            out.loc[mask, f"{cap} sem"] = out.loc[mask, "backbone"].map(err)
+            lacking = {b: set(datasets) - set(rows.loc[rows["backbone"] == b, "dataset"])
+                       for b in out.loc[mask, "backbone"] if np.isnan(mean.get(b, np.nan))}
+            if lacking:
+                notes.append(_missing_note(s.name, cap, sorted(lacking), set().union(*lacking.values())))
+    return out
+
+
+def aggregate(submissions: list[Submission], mode: str = "default",
+              normalizer: Normalizer | None = None, reps: int | None = None, seed: int = 0,
+              ci: float = 0.95, unit: str = "seeds") -> AggregateResult:
+    """Score ``submissions`` (each kept separate) per capability and per dataset.
+
+    Args:
+        mode: ``default`` (IQM with stratified bootstrap CIs) or ``official`` (the published
+            leaderboard's mean/SEM over its seeded resamples).
+        normalizer: bounds per dataset; ``None``: the shipped official normalizer.
+        reps: bootstrap resamples; ``None``: 10,000 (default) or 100 (official).
+        seed: seed of the default mode's ``np.random.Generator`` (official mode uses its own).
+        ci: interval coverage (default mode).
+        unit: ``seeds`` (stratified within datasets) or ``datasets`` (datasets, then seeds).
+
+    Raises:
+        ConfigError: unknown mode/unit, or reps/ci out of range.
+        ResultsError, NormalizerError: inputs that cannot be scored.
+    """
+    import pandas as pd
+
+    if mode not in MODES:
+        raise ConfigError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    if unit not in ("seeds", "datasets"):
+        raise ConfigError(f"bootstrap unit {unit!r} is not one of seeds, datasets")
+    reps = DEFAULT_REPS[mode] if reps is None else reps
+    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
+        raise ConfigError(f"reps must be a positive integer, got {reps!r}")
+    if not 0.0 < ci < 1.0:
+        raise ConfigError(f"ci must be strictly between 0 and 1, got {ci!r}")
+    if not submissions:
+        raise ResultsError("nothing to aggregate: no inputs given")
+    names = [s.name for s in submissions]
+    if len(set(names)) != len(names):
+        raise ResultsError(f"submission names must be unique, got {names}")
+    norm = normalizer if normalizer is not None else load_normalizer()
+    scores = _scores_table(submissions, norm)
+    order = {n: i for i, n in enumerate(names)}
+    keys = (scores[KEYS].drop_duplicates()
+            .assign(_o=lambda d: d["submission"].map(order))
+            .sort_values(["_o", "backbone"], kind="mergesort").drop(columns="_o")
+            .reset_index(drop=True))
+    notes: list[str] = []
+    if mode == "default":
+        caps = _default_mode(scores, keys, reps, seed, ci, unit, notes)
+        per_ds = _per_dataset(scores, keys, "score")
+    else:
+        caps = _official_mode(submissions, scores, keys, reps, notes)
+        from geobench.aggregate.official import per_dataset_iqm
+
+        parts = [per_dataset_iqm(scores[scores["submission"] == s.name]).to_frame("v")
+                 .assign(submission=s.name).reset_index() for s in submissions]
+        long = pd.concat(parts).set_index(KEYS + ["dataset"])["v"]
+        per_ds = _wide(long, keys, _dataset_columns(set(scores["dataset"])))
+    raw = _per_dataset(scores, keys, "test metric")
+    return AggregateResult(mode=mode, reps=reps, normalizer=norm, capabilities=caps,
+                           per_dataset=per_ds, raw_per_dataset=raw, scores=scores, notes=notes,
+                           seed=seed, unit=unit, ci=ci)
+
+
+def write_outputs(result: AggregateResult, out_dir: str | Path) -> None:
+    """Write ``capabilities.csv`` and ``per_dataset.csv`` into ``out_dir``, each atomically; both
+    are rendered before either is replaced, so a failure leaves the old files."""
+    out = Path(out_dir)
+    texts = {"capabilities.csv": result.capabilities.to_csv(index=False),
+             "per_dataset.csv": result.per_dataset.to_csv(index=False)}
+    out.mkdir(parents=True, exist_ok=True)
+    tmps: dict[str, str] = {}
+    try:
+        for name, text in texts.items():
+            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+            tmps[name] = tmp
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for name, tmp in tmps.items():
+            os.replace(tmp, out / name)
+    finally:
+        for tmp in tmps.values():
+            Path(tmp).unlink(missing_ok=True)

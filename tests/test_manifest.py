@@ -291,6 +291,7 @@ def _asset_key(row: Any) -> str:
     return re.sub(r"_\d+$", "", str(row["tortilla:id"]))
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # everwatch tiles
 @pytest.mark.parametrize("name", sorted(NON_INPUT_ASSETS))
 def test_modalities_match_real_fixture(fixtures_dir: Path, name: str) -> None:
     tacoreader = pytest.importorskip("tacoreader")

@@ -16,7 +16,7 @@ class ProtocolConfig:
     lr_low: float = 1e-6
     lr_high: float = 1e-3
     batch_sizes: list[int] = field(default_factory=lambda: [8, 16, 32])
-    batch_sizes_detection: list[int] = field(default_factory=lambda: [4])
+    batch_sizes_detection: list[int] = field(default_factory=lambda: [8])
     weight_decay: float = 0.01
     max_epochs: int = 50
     early_stop_patience: int = 10

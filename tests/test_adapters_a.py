@@ -71,7 +71,7 @@ def test_real_fixture_decodes_bit_for_bit(ds: str, fixtures_dir: Path) -> None:
     ref = _tacoreader_samples(path)
     tortilla = Tortilla(path)
     assert [s.id for s in tortilla.samples] == list(ref)
-    saw_missing_step = False
+    saw_missing_step = saw_nodata = False
     for sample in tortilla.samples:
         decoded = adapter.decode(tortilla, sample)
         outer, assets = ref[sample.id]
@@ -96,6 +96,7 @@ def test_real_fixture_decodes_bit_for_bit(ds: str, fixtures_dir: Path) -> None:
             assert expected_mask.sum() == len([r for r in rows.values() if r["modality"] == "S2"])
             agbm = [aid for aid, row in rows.items() if row["modality"] == "AGBM"]
             assert len(agbm) == 1 and agbm[0].endswith("_AGBM")
+            saw_nodata |= bool((decoded.inputs["s1"] == adapter.nodata["s1"]).any())
             target = decoded.targets["target"]
             assert target.dtype == np.float32
             np.testing.assert_array_equal(target, reads[agbm[0]][0])
@@ -122,6 +123,7 @@ def test_real_fixture_decodes_bit_for_bit(ds: str, fixtures_dir: Path) -> None:
             assert decoded.targets["mask"].min() >= 0 and decoded.targets["mask"].max() < 13
     if ds == "biomassters":
         assert saw_missing_step, "the fixture has samples with missing S2 months"
+        assert saw_nodata, "the fixture has S1 months without the descending orbit (-9999, kept)"
 
 
 def test_real_labels_known_values(fixtures_dir: Path) -> None:

@@ -52,6 +52,10 @@ class DatasetAdapter(ABC):
     name: ClassVar[str]
     # Bump when decode() changes its output, so that prepared files are rebuilt.
     version: ClassVar[int] = 1
+    # No-data fill values kept as stored in the decoded inputs, per modality (e.g. BioMassters S1
+    # -9999 for a missing orbit). Band statistics should skip them; GEO-Bench-2 sets such pixels
+    # to 0 after normalization.
+    nodata: ClassVar[dict[str, float]] = {}
 
     def __init__(self, manifest: DatasetManifest | None = None) -> None:
         self.manifest = manifest if manifest is not None else load_manifest(self.name)

@@ -22,7 +22,7 @@ pads S2 with zeros at the front, and after normalization zeroes S1 and S2 wherev
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -53,6 +53,7 @@ def _parse(asset: AssetRef) -> tuple[str, str | None]:
 
 class Adapter(DatasetAdapter):
     name = "biomassters"
+    nodata: ClassVar[dict[str, float]] = {"s1": S1_NODATA}
 
     def decode(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
         m = self.manifest

@@ -1,0 +1,7 @@
+"""Static HTML leaderboards: ``python -m geobench.leaderboard INPUT...``.
+
+Pages work from ``file://`` (no server, no network): an overview with one separately ranked
+section per fine-tuning mode (full fine-tuning, frozen, LoRA), a page per capability and per
+dataset, SVG plots, submission details, sortable tables, and CSV/JSON of every table. All
+statistics come from :mod:`geobench.aggregate`. See :mod:`geobench.leaderboard.build`.
+"""

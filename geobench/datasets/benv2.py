@@ -58,4 +58,5 @@ class Adapter(DatasetAdapter):
             "contains_cloud_or_shadow": False,
             **synth.centroid_metadata(rng, lon=(-9.0, 30.0), lat=(37.0, 68.0)),
         }
+        synth.repeat_sample_metadata(assets, meta)
         return SampleSpec(synth.synthetic_sample_id(split, index), assets, split, meta)

@@ -64,4 +64,5 @@ class Adapter(DatasetAdapter):
         assets.append(synth.raster_asset(LABEL, mask[None], tile=tile,
                                          burn_scar=int(mask[mask > 0].sum())))
         meta = {"tile": tile, **synth.centroid_metadata(rng, lon=(-124.0, -67.0), lat=(25.0, 49.0))}
+        synth.repeat_sample_metadata(assets, meta)
         return SampleSpec(synth.synthetic_sample_id(split, index), assets, split, meta)

@@ -54,4 +54,5 @@ class Adapter(DatasetAdapter):
         glacier, sensor = GLACIERS[int(rng.integers(0, len(GLACIERS)))]
         meta = {"glacier_name": glacier, "sensor": sensor,
                 **synth.centroid_metadata(rng, lon=(-150.0, -45.0), lat=(-70.0, 80.0))}
+        synth.repeat_sample_metadata(assets, meta)
         return SampleSpec(synth.synthetic_sample_id(split, index), assets, split, meta)

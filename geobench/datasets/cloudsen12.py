@@ -50,4 +50,5 @@ class Adapter(DatasetAdapter):
         assets.append(synth.raster_asset(TARGET, cmap.astype(np.uint8)[None]))
         meta = {"label_type": "high", **synth.centroid_metadata(rng, lon=(-180.0, 180.0),
                                                                 lat=(-56.0, 75.0))}
+        synth.repeat_sample_metadata(assets, meta)
         return SampleSpec(f"ROI_{split}_{index:05d}__synthetic", assets, split, meta)

@@ -64,4 +64,5 @@ class Adapter(DatasetAdapter):
         meta = {"image_id": f"IMG_{index:06d}", "domain": f"D{dept:03d}_2020",
                 "zone": f"Z{int(rng.integers(1, 20))}_UN", "camera": "UCE-M3-f120-s06",
                 **synth.centroid_metadata(rng, lon=(-1.5, 7.5), lat=(43.0, 50.5))}
+        synth.repeat_sample_metadata(assets, meta)
         return SampleSpec(synth.synthetic_sample_id(split, index), assets, split, meta)

@@ -76,4 +76,5 @@ class Adapter(DatasetAdapter):
         meta = {"aoi_id": f"g{index}_{int(rng.integers(0, 10**8)):08d}", "country": country,
                 "add_test_split": False,
                 **synth.centroid_metadata(rng, lon=(-10.0, 110.0), lat=(-35.0, 60.0))}
+        synth.repeat_sample_metadata(assets, meta)
         return SampleSpec(synth.synthetic_sample_id(split, index), assets, split, meta)

@@ -190,3 +190,11 @@ def centroid_metadata(rng: np.random.Generator, lon: tuple[float, float],
     x = float(rng.uniform(*lon))
     y = float(rng.uniform(*lat))
     return {"lon": x, "lat": y, "stac:centroid": f"POINT ({x:.6f} {y:.6f})"}
+
+
+def repeat_sample_metadata(assets: list[AssetSpec], meta: dict[str, object]) -> list[AssetSpec]:
+    """Copy the sample's columns onto every asset row (asset-specific values win), as the official
+    files do: GEO-Bench-2's dataset classes read e.g. ``stac:centroid`` from the asset table."""
+    for a in assets:
+        a.metadata = {**meta, **a.metadata}
+    return assets

@@ -63,4 +63,5 @@ class Adapter(DatasetAdapter):
             "ts_path": f"sentinel-ts/{genus}_synthetic_{index}_WEFL_NLF_{year}.h5",
             **synth.centroid_metadata(rng, lon=(7.0, 11.5), lat=(51.3, 53.9)),
         }
+        synth.repeat_sample_metadata(assets, meta)
         return SampleSpec(synth.synthetic_sample_id(split, index), assets, split, meta)

@@ -416,8 +416,8 @@ def test_kuro_siwo_mask_remap(tmp_path: Path) -> None:
     spec = synthetic_specs("kuro_siwo", count=1)[0]
     raw = np.tile(np.array([0, 1, 2, 3, 7, 255], dtype=np.uint8), (6, 1))
     sar, dem = np.ones((2, 6, 6), np.float32), np.ones((1, 6, 6), np.float32)
-    arrays = {"pre_event_1": sar, "pre_event_2": sar, "post_event": sar, "dem": dem,
-              "mask": raw[None], "invalid_data": np.ones((1, 6, 6), np.uint8)}
+    arrays: dict[str, np.ndarray] = {"pre_event_1": sar, "pre_event_2": sar, "post_event": sar, "dem": dem,
+                                     "mask": raw[None], "invalid_data": np.ones((1, 6, 6), np.uint8)}
     assets = [synth.raster_asset(a.id, arrays[a.id]) for a in spec.assets]
     t, s = rewrite(tmp_path, spec, assets)
     d = get_adapter("kuro_siwo").decode(t, s)

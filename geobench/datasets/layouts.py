@@ -97,3 +97,30 @@ def object_scene(dataset: str, mod: Modality, num_object_classes: int, rng: np.r
 
 def sample_id(dataset: str, split: str, index: int) -> str:
     return f"{dataset}_{split}_{index:05d}"
+
+
+# --- shared by the adapters of time series and HDF5-annotation layouts (added by the adapters-B
+# helper: series_mask is used by dynamic_earthnet, pastis and pastis_r; annotation_asset by
+# nzcattle and substation) -------------------------------------------------------------------
+
+def series_mask(steps: int, time_steps: int, sample: SampleRef, modality: str) -> np.ndarray:
+    """bool ``(time_steps,)``: True for the ``steps`` real steps of a time series, False for the
+    padding the prepared file adds after them.
+
+    Raises:
+        CorruptFileError: the series is empty or longer than the manifest's ``time_steps``
+            (names the file, the sample and the modality).
+    """
+    if steps < 1 or steps > time_steps:
+        raise CorruptFileError(sample.path, f"sample {sample.id!r}: modality {modality!r} has "
+                               f"{steps} time steps, the manifest allows 1 to {time_steps}",
+                               "the file does not match the dataset's manifest")
+    return np.arange(time_steps) < steps
+
+
+def annotation_asset(asset_id: str, annotation: dict[str, Any]) -> AssetSpec:
+    """An HDF5 asset without datasets whose root attribute ``annotation`` is ``annotation`` as
+    JSON: how GEO-Bench-2 stores the NZCattle and Substation labels."""
+    from geobench.tortilla.writer import AssetSpec, hdf5_bytes
+
+    return AssetSpec(asset_id, hdf5_bytes({}, {"annotation": json.dumps(annotation)}), "HDF5")

@@ -54,4 +54,5 @@ class Adapter(DatasetAdapter):
             assets.append(synth.raster_asset(mod.name, synth.render(cmap, sig, rng, mod.dtype),
                                              labels=label, patch_id=patch))
         meta = {LABEL_COLUMN: m.classes[label], "patch_id": patch, **where}
+        synth.repeat_sample_metadata(assets, meta)  # the asset's integer label wins
         return SampleSpec(f"sample_{split}_{patch}", assets, split, meta)

@@ -33,9 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--size", action="append", default=[], metavar="[BACKBONE=]SIZE",
                    help="model size: a parameter count (25557032) or e.g. 300M (default: recorded by "
                    "the run, or the official leaderboard's size for known models)")
-    p.add_argument("--license", default="N/A", help="the model's license, e.g. Apache-2.0")
-    p.add_argument("--paper", default="N/A", help="link to the paper or preprint")
-    p.add_argument("--code", default="N/A", help="link to the model's code")
+    p.add_argument("--license", default=None, help="the model's license, e.g. Apache-2.0 (default: "
+                   "the model registry's, else N/A)")
+    p.add_argument("--paper", default=None, help="link to the paper or preprint (default: the model "
+                   "registry's, else N/A)")
+    p.add_argument("--code", default=None, help="link to the model's code (default: N/A)")
     p.add_argument("--info", default="", help="how the experiments were run (free text)")
     p.add_argument("--comments", default="N/A", help="comments on new models (architecture, pre-training data, ...)")
     p.add_argument("--protocol", default="geobench2", help="protocol name recorded in geobench.json")

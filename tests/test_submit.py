@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from geobench.errors import ResultsError
+from geobench.models import get_spec
 from geobench.results_store import EXTRA_COLUMNS, OFFICIAL_COLUMNS, RESULT_COLUMNS, write_row
 from geobench.submission import schema as S
 from geobench.submission import validate_path
@@ -84,9 +85,9 @@ def test_packages_seed_runs_into_a_valid_folder(tmp_path: Path) -> None:
     meta = json.loads((target / S.GEOBENCH_FILE).read_text())
     assert meta["submission_id"] == target.name and meta["fine_tuning"] == "full_ft"
     assert meta["protocol"]["repeated_seeds"] == 5 and meta["protocol"]["seeds"] == list(SEEDS)
-    assert meta["models"] == [{"backbone": "resnet50", "display_name": "Resnet50-ImageNet", "parameters": None,
-                               "size": "25M", "license": "MIT", "paper": "https://arxiv.org/abs/2511.15658",
-                               "code": "N/A"}]
+    assert meta["models"] == [{"backbone": "resnet50", "display_name": "Resnet50-ImageNet",
+                               "parameters": get_spec("resnet50").backbone_params, "size": "25M",
+                               "license": "MIT", "paper": "https://arxiv.org/abs/2511.15658", "code": "N/A"}]
     assert uuid.UUID(target.name).version == 4
 
 
@@ -204,3 +205,24 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0 and "mine: OK (geobench layout, 20 rows" in proc.stdout
     two = make_run(tmp_path / "two", backbone="resnet50")
     assert submit_main([str(run), str(two), "--name", "X", "--out", str(out)]) == 2  # which backbone?
+
+
+def test_metadata_defaults_come_from_the_model_registry(tmp_path: Path) -> None:
+    clay = make_run(tmp_path / "clay", backbone="clay_v1_base")
+    target, report = build_submission([clay], tmp_path / "out", SubmissionOptions(submission_id="c"))
+    model = json.loads((target / S.GEOBENCH_FILE).read_text())["models"][0]
+    spec = get_spec("clay_v1_base")
+    assert model["display_name"] == "Clay-V1 ViT-B" and model["size"] == "100M"  # as on the leaderboard
+    assert (model["parameters"], model["license"]) == (spec.backbone_params, spec.license)
+    assert model["paper"] == (spec.paper or "N/A")
+    info = json.loads((target / S.JSON_FILE).read_text())
+    assert info["License"] == spec.license and info["New model info"] == []
+    smoke = make_run(tmp_path / "smoke", backbone="smoke")  # in geobench's registry, new to the leaderboard
+    target, report = build_submission([smoke], tmp_path / "out", SubmissionOptions(submission_id="s"))
+    assert report.ok, [str(p) for p in report.errors]
+    model = json.loads((target / S.GEOBENCH_FILE).read_text())["models"][0]
+    spec = get_spec("smoke")
+    assert model["display_name"] == spec.display_name and model["parameters"] == spec.backbone_params
+    assert model["size"] == S.format_size(spec.backbone_params)
+    entry = json.loads((target / S.JSON_FILE).read_text())["New model info"]
+    assert entry == [{"model_display_name": spec.display_name, "model_size": model["size"], "unique_backbone_key": "smoke"}]

@@ -20,7 +20,7 @@ from geobench.submission import schema as S
 from geobench.submission.report import Report
 from geobench.submission.textfile import control_chars, read_text, split_lines
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ASCII digits only
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 _MISSING_WORDS = {"na", "n/a", "null", "none", "nil", "-", "#n/a"}
 _BACKBONE = re.compile(S.BACKBONE_PATTERN)

@@ -120,7 +120,7 @@ class AdditionalInfo:
 def _seed_count(value: Any) -> int | None:
     if _is(value, int):
         return int(value) if 1 <= value <= 1000 else None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,4}", value.strip()):
         n = int(value.strip())
         return n if 1 <= n <= 1000 else None
     return None
@@ -144,7 +144,7 @@ def check_additional_info(doc: JsonFile, display: str, report: Report) -> Additi
         elif isinstance(data[key], str) and _check_string(data[key], repr(key), display, line, report):
             if key in ("Paper Link", "Code Repository Link "):
                 _check_link(data[key], repr(key), display, line, report)
-            elif key == "Number of HPO trials" and not data[key].strip().isdigit():
+            elif key == "Number of HPO trials" and not re.fullmatch(r"[0-9]+", data[key].strip()):
                 report.warning(display, line, f"'Number of HPO trials' is {data[key]!r}; give the number "
                                "of trials, e.g. \"16\"")
     if S.SEEDS_KEY in data:

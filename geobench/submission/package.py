@@ -47,9 +47,9 @@ class SubmissionOptions:
     fmt: str = "geobench"  # or "official"
     names: dict[str, str] = field(default_factory=dict)  # backbone -> display name
     sizes: dict[str, str] = field(default_factory=dict)  # backbone -> "300M" or a parameter count
-    license: str = "N/A"
-    paper: str = "N/A"
-    code: str = "N/A"
+    license: str | None = None  # None: from the model registry, else "N/A"
+    paper: str | None = None
+    code: str | None = None
     info: str = ""
     comments: str = "N/A"
     protocol: str = "geobench2"
@@ -136,15 +136,37 @@ def _recorded_parameters(run_dirs: list[Path]) -> dict[str, int]:
 def _parse_size(text: str) -> tuple[int | None, str]:
     """'25557032' -> (25557032, '26M'); '300M' -> (None, '300M')."""
     t = text.strip()
-    if t.isdigit():
+    if re.fullmatch(r"[0-9]{1,15}", t):
         return int(t), S.format_size(int(t))
-    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMBT]?", t, flags=re.IGNORECASE):
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*[KMBT]?", t, flags=re.IGNORECASE):
         raise ResultsError(f"model size {text!r}: give a parameter count (25557032) or a size such as 300M")
     return None, t.upper().replace(" ", "")
 
 
+def _registry_spec(backbone: str) -> Any:
+    """The model registry's spec of ``backbone`` (None for a model geobench does not know)."""
+    from geobench.errors import GeoBenchError
+
+    try:
+        from geobench.models import get_spec
+    except ImportError:  # a minimal install without the model registry
+        return None
+    try:
+        return get_spec(backbone) if backbone in _registry_keys() else None
+    except GeoBenchError:
+        return None
+
+
+def _registry_keys() -> list[str]:
+    from geobench.models import list_models
+
+    return list_models()
+
+
 def model_entries(rows: list[dict[str, Any]], run_dirs: list[Path], opts: SubmissionOptions) -> list[dict[str, Any]]:
-    """One geobench.json model entry per backbone, from options, run records and known models."""
+    """One geobench.json model entry per backbone. Each field comes from, in order: the options,
+    the run directories' ``model_info.json``, the official leaderboard's table (display name and
+    size, so known models keep their leaderboard names), geobench's model registry."""
     backbones = sorted({str(r["backbone"]) for r in rows})
     for what, mapping in (("--name", opts.names), ("--size", opts.sizes)):
         unknown = sorted(set(mapping) - set(backbones))
@@ -154,14 +176,19 @@ def model_entries(rows: list[dict[str, Any]], run_dirs: list[Path], opts: Submis
     recorded = _recorded_parameters(run_dirs)
     entries = []
     for b in backbones:
-        known_name, known_size = S.OFFICIAL_MODELS.get(b, (b, ""))
-        params: int | None = recorded.get(b)
-        size = S.format_size(params) if params is not None else known_size
+        spec = _registry_spec(b)
+        official_name, official_size = S.OFFICIAL_MODELS.get(b, ("", ""))
+        params: int | None = recorded.get(b, spec.backbone_params if spec is not None else None)
+        size = official_size or (S.format_size(params) if params is not None else "")
         if b in opts.sizes:
             params, size = _parse_size(opts.sizes[b])
-        entries.append({"backbone": b, "display_name": opts.names.get(b, known_name),
-                        "parameters": params, "size": size, "license": opts.license,
-                        "paper": opts.paper, "code": opts.code})
+        name = opts.names.get(b) or official_name or (spec.display_name if spec is not None else b)
+        entries.append({
+            "backbone": b, "display_name": name, "parameters": params, "size": size,
+            "license": opts.license or (spec.license if spec is not None else "") or "N/A",
+            "paper": opts.paper or (spec.paper if spec is not None else "") or "N/A",
+            "code": opts.code or "N/A",
+        })  # fmt: skip
     return entries
 
 
@@ -185,10 +212,14 @@ def additional_info(rows: list[dict[str, Any]], models: list[dict[str, Any]], pr
     trials = [r["n_trials"] for r in rows if isinstance(r.get("n_trials"), int)]
     info = opts.info or (f"Produced with geobench {__version__} (protocol {protocol['name']}: "
                          f"{protocol['repeated_seeds']} seeds per dataset after Optuna HPO).")
+    def shared(key: str) -> str:  # one value for the submission: the models' if they agree
+        values = {m[key] for m in models}
+        return values.pop() if len(values) == 1 else "N/A"
+
     return {
-        "Paper Link": opts.paper,
-        "Code Repository Link ": opts.code,
-        "License": opts.license,
+        "Paper Link": opts.paper or shared("paper"),
+        "Code Repository Link ": opts.code or shared("code"),
+        "License": opts.license or shared("license"),
         "Number of HPO trials": str(max(trials)) if trials else "N/A",
         S.SEEDS_KEY: str(protocol["repeated_seeds"]),
         "Additional information about submission": info,

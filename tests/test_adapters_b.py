@@ -280,6 +280,9 @@ def official_layout(ds: str, spec: SampleSpec) -> None:
         n = len(ids) - 3
         assert 28 <= n <= 31 and ids == [f"planet_{k}" for k in range(n)] + ["s1", "s2", "label"]
         assert set(fmt.values()) == {"GTiff"}
+        assert [a.metadata["modality"] for a in spec.assets] == ["planet"] * n + ["s1", "s2", "label"]
+        # GEO-Bench-2 reads stac:centroid from the first asset row
+        assert spec.assets[0].metadata["stac:centroid"] == spec.metadata["stac:centroid"]
     elif ds in ("pastis", "pastis_r"):
         assert ids == ["s2", "s1a", "s1d", "semantic", "instance"] and set(fmt.values()) == {"HDF5"}
         data = {a.id: h5py.File(io.BytesIO(a.data), "r")["data"][()] for a in spec.assets}
@@ -289,12 +292,17 @@ def official_layout(ds: str, spec: SampleSpec) -> None:
         assert data["instance"].dtype == np.int64 and data["instance"].ndim == 2
         assert spec.metadata["dates"] == spec.assets[0].metadata["dates"]
         assert len(spec.metadata["dates"]) == data["s2"].shape[0]
+        for a in spec.assets:
+            assert a.metadata["tile"] == spec.metadata["tile"]
+            assert len(a.metadata["dates"]) == (data[a.id].shape[0] if data[a.id].ndim == 4 else 0)
     elif ds == "kuro_siwo":
         assert ids == ["pre_event_1", "pre_event_2", "post_event", "dem", "mask", "invalid_data"]
     elif ds == "everwatch":
         assert fmt == {"image": "GTiff", "annotations": "GeoParquet"}
     else:
         assert fmt == {"image": "GTiff", "annotations": "HDF5"}
+    if ds in ("everwatch", "nzcattle", "substation"):  # sample columns on the image row only
+        assert spec.assets[0].metadata == spec.metadata and spec.assets[1].metadata == {}
 
 
 @pytest.mark.parametrize("ds", OURS)

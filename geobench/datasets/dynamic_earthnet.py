@@ -88,4 +88,5 @@ class Adapter(DatasetAdapter):
                    synth.raster_asset("label", cmap.astype(np.uint8)[None], modality="label",
                                       **{"stac:time_start": month})]
         meta = {**common, "original_id": f"{common['area_id']}_{index:05d}", "stac:time_start": month}
+        synth.repeat_sample_metadata(assets, meta)  # as the official rows (GEO-Bench-2 reads them)
         return SampleSpec(synth.synthetic_sample_id(split, index), assets, split, meta)

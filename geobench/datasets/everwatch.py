@@ -72,10 +72,11 @@ class Adapter(DatasetAdapter):
                                                         m.num_classes - 1, rng, image_size)
         labels = [m.classes[int(k) + 1] for k in objects]
         tile = f"synthetic_{index:05d}.tif"
-        assets = [synth.raster_asset("image", image),
-                  annotations_asset(boxes.astype(np.int64), labels, tile, split)]
         meta = {"lon": None, "lat": None, "stac:crs": "EPSG:4326",
                 "stac:centroid": f"POINT ({image_size / 2:.1f} {image_size / 2:.1f})"}
+        # The sample's columns repeat on the image row; the annotations row has them null.
+        assets = [synth.raster_asset("image", image, **meta),
+                  annotations_asset(boxes.astype(np.int64), labels, tile, split)]
         return SampleSpec(synth.synthetic_sample_id(split, index), assets, split, meta)
 
 

@@ -92,4 +92,5 @@ class Adapter(DatasetAdapter):
             "pflood": float(np.mean(cmap == FLOOD)),
             **synth.centroid_metadata(rng, lon=(-10.0, 30.0), lat=(35.0, 60.0)),
         }
+        synth.repeat_sample_metadata(assets, meta)  # every official asset row repeats them
         return SampleSpec(synth.synthetic_sample_id(split, index), assets, split, meta)

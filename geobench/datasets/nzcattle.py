@@ -54,8 +54,9 @@ class Adapter(DatasetAdapter):
                                                   rng, image_size)
         items = [{"category_id": CATTLE, "bbox": [int(x0), int(y0), int(x1 - x0), int(y1 - y0)],
                   "bbox_mode": "xywh"} for x0, y0, x1, y1 in boxes]
-        assets = [synth.raster_asset("image", image),
+        meta = synth.centroid_metadata(rng, lon=(175.2, 175.4), lat=(-37.9, -37.7))
+        # The sample's columns repeat on the image row; the annotations row has them null.
+        assets = [synth.raster_asset("image", image, **meta),
                   layouts.annotation_asset("annotations", {"boxes": items,
                                                            "image_size": [image_size, image_size]})]
-        meta = synth.centroid_metadata(rng, lon=(175.2, 175.4), lat=(-37.9, -37.7))
         return SampleSpec(synth.synthetic_sample_id(split, index), assets, split, meta)

@@ -110,6 +110,7 @@ class Adapter(DatasetAdapter):
         meta = {"add_test_split": False, "dates": dates["s2"], "tile": f"t31t{'fjgm'[index % 4]}j",
                 **synth.centroid_metadata(rng, lon=(-1.0, 6.0), lat=(43.5, 49.0)),
                 "patch_id": str(10000 + index)}
+        synth.repeat_sample_metadata(assets, meta)  # as the official rows; each keeps its own dates
         return SampleSpec(synth.synthetic_sample_id(split, index), assets, split, meta)
 
 

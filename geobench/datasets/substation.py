@@ -73,9 +73,10 @@ class Adapter(DatasetAdapter):
                           "mask": [poly]})
         image = layouts.render_modality(self.name, m.modality("image"), cmap, m.num_classes, rng)
         annotation = {"sample_annotations": items, "image_size": [image_size, image_size]}
-        assets = [synth.raster_asset("image", image),
-                  layouts.annotation_asset("annotations", annotation)]
         meta = synth.centroid_metadata(rng, lon=(-120.0, -70.0), lat=(25.0, 48.0))
+        # The sample's columns repeat on the image row; the annotations row has them null.
+        assets = [synth.raster_asset("image", image, **meta),
+                  layouts.annotation_asset("annotations", annotation)]
         return SampleSpec(synth.synthetic_sample_id(split, index), assets, split, meta)
 
 

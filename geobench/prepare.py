@@ -123,7 +123,7 @@ class _SplitWriter:
             shape = (arr.shape[-3], h, w) if mod.time_steps == 1 and arr.ndim == 3 else (mod.time_steps, arr.shape[-3], h, w)
             self._create("inputs", name, shape, arr.dtype, bands=json.dumps(list(mod.band_names)),
                          wavelengths_nm=json.dumps([b.wavelength_nm for b in mod.bands]),
-                         time_steps=mod.time_steps)
+                         time_steps=mod.time_steps, nodata=json.dumps(self.adapter.nodata.get(name)))
             if len(shape) == 4:
                 self._create("time_mask", name, (mod.time_steps,), bool)
         if self.m.variable_image_size:
@@ -213,14 +213,18 @@ class _SplitWriter:
             tg.create_dataset(name, data=arr, compression=self.compression if arr.ndim > 2 else None)
 
 
-def _stats_pixels(d: DecodedSample, name: str, arr: np.ndarray) -> np.ndarray:
-    """(C, P) valid pixels of one modality (real time steps only)."""
+def _stats_pixels(d: DecodedSample, name: str, arr: np.ndarray, nodata: float | None) -> np.ndarray:
+    """(C, P) valid pixels of one modality (real time steps only; no-data fills become NaN,
+    which the statistics skip)."""
     if arr.ndim == 4:
         mask = d.time_mask.get(name)
         if mask is not None:
             arr = arr[np.asarray(mask, dtype=bool)[: arr.shape[0]]]
         arr = arr.transpose(1, 0, 2, 3)
-    return arr.reshape(arr.shape[0], -1)
+    flat = arr.reshape(arr.shape[0], -1)
+    if nodata is not None:
+        flat = np.where(flat == nodata, np.nan, flat.astype(np.float64))
+    return flat
 
 
 def prepare_dataset(dataset: str, data_root: str | Path, *, force: bool = False,
@@ -274,7 +278,7 @@ def prepare_dataset(dataset: str, data_root: str | Path, *, force: bool = False,
                     if split == "train":
                         for name, arr in d.inputs.items():
                             if name in stats:
-                                stats[name].update(_stats_pixels(d, name, np.asarray(arr)))
+                                stats[name].update(_stats_pixels(d, name, np.asarray(arr), adapter.nodata.get(name)))
                     bar.update()
                 bar.close()
                 writer.finish()

@@ -310,3 +310,21 @@ def test_wrong_checksum_download(tmp_path: Path) -> None:
     raw = paths.raw_dir(tmp_path / "data", "caffe")
     assert not (raw / m.hub.files[0].name).exists()
     assert not list(raw.glob("*.download"))
+
+
+def test_nodata_fills_skipped_in_stats_and_zeroed(tmp_path: Path) -> None:
+    """BioMassters S1 holds -9999 where an orbit is missing: statistics skip it, the loader zeroes it."""
+    write_synthetic("biomassters", tmp_path, samples={"train": 12, "validation": 2, "test": 2}, image_size=8)
+    prepare_dataset("biomassters", tmp_path, progress=False)
+    with h5py.File(paths.prepared_file(tmp_path, "biomassters", "train"), "r") as h5:
+        raw = h5["inputs/s1"][:]
+        assert json.loads(h5["inputs/s1"].attrs["nodata"]) == -9999.0
+    assert (raw == -9999.0).any(), "the synthetic set should contain no-data fills"
+    stats = json.loads((paths.prepared_dir(tmp_path, "biomassters") / "stats.json").read_text())["modalities"]["s1"]
+    for b in stats.values():
+        assert b["min"] > -9999.0
+    d = PreparedDataset(tmp_path, "biomassters", "train")
+    for i in range(len(d)):
+        x = d[i]["inputs"]["s1"]
+        hole = torch.from_numpy(raw[i] == -9999.0)
+        assert torch.all(x[hole] == 0.0) and torch.isfinite(x).all()

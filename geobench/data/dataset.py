@@ -3,7 +3,8 @@
 A sample is a dict (the batch format the training loop consumes):
 
 - ``inputs``: modality -> float32 ``(C, H, W)`` or ``(T, C, H, W)``: selected bands, z-scored
-  with the train split's ``stats.json``, resized to ``image_size``;
+  with the train split's ``stats.json`` (no-data fills declared by the adapter become 0),
+  resized to ``image_size``;
 - ``time_mask``: bool ``(T,)`` for time series whose steps can be missing (True = real step:
   present in at least one modality; a modality's missing steps are zeros after normalization);
 - ``target``: int64 scalar (classification), float32 ``(K,)`` (multi-label), int64 ``(H, W)``
@@ -101,6 +102,7 @@ class PreparedDataset(torch.utils.data.Dataset):
                 if m not in all_mods:
                     raise ConfigError(f"{self.path}: no modality {m!r}; available: {', '.join(all_mods)}")
             self.band_names: dict[str, list[str]] = {}
+            self.nodata: dict[str, float] = {}
             self.band_index: dict[str, list[int] | None] = {}
             self.has_time_mask = {m: ("time_mask" in h5 and m in h5["time_mask"]) for m in self.modalities}
             self.has_valid_hw = "valid_hw" in h5
@@ -108,6 +110,9 @@ class PreparedDataset(torch.utils.data.Dataset):
                 ds = h5["inputs"][m]
                 names = read_json_attr(ds, "bands")
                 wls = read_json_attr(ds, "wavelengths_nm", [None] * len(names))
+                nodata = read_json_attr(ds, "nodata", None)
+                if nodata is not None:
+                    self.nodata[m] = float(nodata)
                 idx = None
                 if bands and m in bands:
                     idx = select_bands(names, wls, bands[m], f"{self.path}:inputs/{m}")
@@ -149,10 +154,13 @@ class PreparedDataset(torch.utils.data.Dataset):
         if idx is not None:
             arr = arr[..., idx, :, :]
         x = torch.from_numpy(np.ascontiguousarray(arr)).float()
+        missing = x == self.nodata[m] if m in self.nodata else None
         if m in self.norm:
             mean, std = self.norm[m]
             shape = (-1, 1, 1)
             x = (x - mean.view(shape)) / std.view(shape)
+        if missing is not None:
+            x[missing] = 0.0  # no-data fills: the band mean after normalization
         return x
 
     def _resize(self, x: torch.Tensor, mode: str) -> torch.Tensor:

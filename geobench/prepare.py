@@ -23,7 +23,7 @@ import numpy as np
 from geobench import paths
 from geobench.bandstats import BandStats
 from geobench.datasets.base import RAGGED_TARGETS, DatasetAdapter, DecodedSample, get_adapter
-from geobench.errors import CorruptFileError, DatasetNotFoundError, GeoBenchError
+from geobench.errors import CorruptFileError, DatasetNotFoundError
 from geobench.prepared import FORMAT_VERSION, STATS_FILE
 
 T = TypeVar("T")

@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 
@@ -50,7 +49,6 @@ def main() -> int:
     ap.add_argument("--data-root", type=Path, default=None)
     args = ap.parse_args()
 
-    from geobench import paths
     from geobench.data import PreparedDataset
     from geobench.prepare import prepare_dataset
     from geobench.synthetic import write_synthetic
@@ -67,7 +65,7 @@ def main() -> int:
     mods = [m for m in ds.modalities]
     mean = {m: ds.norm[m][0] for m in mods}
     std = {m: ds.norm[m][1] for m in mods}
-    total, gdal_get = gdal_samples(files[0], mods, mean, std)
+    _, gdal_get = gdal_samples(files[0], mods, mean, std)
     train_idx = list(range(n))  # train samples come first in the synthetic file
 
     # same values from both paths
@@ -86,8 +84,12 @@ def main() -> int:
 
     h5_t, gdal_t = [], []
     for _ in range(args.epochs):  # interleaved, so drift on a shared machine hits both alike
-        t = time.perf_counter(); run_h5(); h5_t.append(time.perf_counter() - t)
-        t = time.perf_counter(); run_gdal(); gdal_t.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        run_h5()
+        h5_t.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        run_gdal()
+        gdal_t.append(time.perf_counter() - t)
     h5_rate = n / statistics.median(h5_t)
     gdal_rate = n / statistics.median(gdal_t)
     print(f"dataset {args.dataset}, {n} samples, modalities {mods}, {args.size}x{args.size}, one process, "

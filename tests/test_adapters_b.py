@@ -522,3 +522,20 @@ def test_substation_masks_are_the_first_polygon(tmp_path: Path) -> None:
     np.testing.assert_array_equal(d.targets["instance_masks"][0], np.asarray(img))
     assert d.targets["instance_masks"][0].sum() == 9 * 5
     assert d.targets["boxes"].tolist() == [[2, 2, 10, 6]] and d.targets["box_labels"].tolist() == [1]
+
+
+def test_pastis_r_instances_follow_geobench2() -> None:
+    """Ids in increasing order; the label is the smallest class inside (torch.unique(...)[0]),
+    also for a parcel that straddles two classes; boxes end at the last pixel inside."""
+    from geobench.datasets.pastis_r import instances
+
+    instance = np.zeros((6, 8), dtype=np.int64)
+    semantic = np.zeros((6, 8), dtype=np.uint8)
+    instance[1:3, 1:5], semantic[1:3, 1:3], semantic[1:3, 3:5] = 90, 7, 3  # mixed parcel
+    instance[5, 7], semantic[5, 7] = 4, 19  # one pixel, void
+    masks, boxes, labels = instances(semantic, instance)
+    assert labels.tolist() == [19, 3]  # id 4 first, then id 90
+    assert boxes.tolist() == [[7, 5, 7, 5], [1, 1, 4, 2]]
+    assert masks.dtype == np.uint8 and masks.sum(axis=(1, 2)).tolist() == [1, 8]
+    empty = instances(semantic, np.zeros_like(instance))
+    assert [a.shape for a in empty] == [(0, 6, 8), (0, 4), (0,)]

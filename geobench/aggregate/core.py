@@ -130,18 +130,18 @@ def _default_mode(scores: pd.DataFrame, keys: pd.DataFrame, reps: int, seed: int
     n_keys = len(keys)
     point = np.full((n_keys, len(caps)), np.nan)
     low, high = point.copy(), point.copy()
-    jobs: list[tuple[int, int]] = []  # (key row, capability) with a bootstrap distribution
-    dists: list[np.ndarray] = []
     values = scores["score"].to_numpy(dtype=np.float64)
     per_key: dict[tuple[str, str], dict[str, np.ndarray]] = {}
     for (sub, bb, ds), pos in scores.groupby(KEYS + ["dataset"], sort=False).indices.items():
         per_key.setdefault((sub, bb), {})[ds] = values[pos]
     lacking: dict[tuple[str, str], dict[str, set[str]]] = {}
+    # (key row, [dataset names], [(capability column, strata indices)]) per backbone
+    plan: list[tuple[int, list[str], list[tuple[int, list[int]]]]] = []
     for row, (sub, bb) in enumerate(keys.itertuples(index=False, name=None)):
         by_ds = per_key[(sub, bb)]
         names = sorted(by_ds)
         index = {d: i for i, d in enumerate(names)}
-        groups, cols = [], []
+        jobs = []
         for c, (cap, datasets) in enumerate(caps):
             miss = set(datasets) - set(by_ds)
             if miss:
@@ -151,17 +151,23 @@ def _default_mode(scores: pd.DataFrame, keys: pd.DataFrame, reps: int, seed: int
                 raise ResultsError(f"{sub}: backbone {bb!r} has unequal seed counts across the "
                                    f"datasets of {cap}; the dataset-level bootstrap needs equal "
                                    "counts (use the default seed-level bootstrap)")
-            groups.append([index[d] for d in datasets])
-            cols.append(c)
+            jobs.append((c, [index[d] for d in datasets]))
             point[row, c] = float(iqm(np.concatenate([by_ds[d] for d in datasets]), axis=None))
-        if groups:
-            trim = 0.25
-            dist = bootstrap_groups([by_ds[d] for d in names], groups, reps, rng, trim, unit)
-            jobs.extend((row, c) for c in cols)
-            dists.append(dist)
-    if jobs:
-        q = quantiles(np.concatenate(dists), [(1 - ci) / 2, (1 + ci) / 2])
-        for (row, c), (lo, hi) in zip(jobs, q, strict=True):
+        if jobs:
+            plan.append((row, names, jobs))
+    n_jobs = sum(len(j) for _, _, j in plan)
+    dist = np.empty((n_jobs, reps))  # every bootstrap distribution, one row per (backbone, cap)
+    at = 0
+    for row, names, jobs in plan:
+        sub, bb = keys.iloc[row]["submission"], keys.iloc[row]["backbone"]
+        strata = [per_key[(sub, bb)][d] for d in names]
+        bootstrap_groups(strata, [g for _, g in jobs], reps, rng, 0.25, unit,
+                         out=dist[at:at + len(jobs)])
+        at += len(jobs)
+    if n_jobs:
+        q = quantiles(dist, [(1 - ci) / 2, (1 + ci) / 2])
+        cells = [(row, c) for row, _, jobs in plan for c, _ in jobs]
+        for (row, c), (lo, hi) in zip(cells, q, strict=True):
             low[row, c], high[row, c] = lo, hi
     for (sub, cap), per_bb in lacking.items():
         union = set().union(*per_bb.values())
@@ -262,12 +268,18 @@ def aggregate(submissions: list[Submission], mode: str = "default",
                            seed=seed, unit=unit, ci=ci)
 
 
+def _shortest(value: float) -> str:
+    """The shortest text that reads back as the same float (Python's repr)."""
+    return repr(float(value))
+
+
 def write_outputs(result: AggregateResult, out_dir: str | Path) -> None:
     """Write ``capabilities.csv`` and ``per_dataset.csv`` into ``out_dir``, each atomically; both
     are rendered before either is replaced, so a failure leaves the old files."""
     out = Path(out_dir)
-    texts = {"capabilities.csv": result.capabilities.to_csv(index=False),
-             "per_dataset.csv": result.per_dataset.to_csv(index=False)}
+    texts = {name: table.to_csv(index=False, float_format=_shortest)  # exact round trip
+             for name, table in (("capabilities.csv", result.capabilities),
+                                 ("per_dataset.csv", result.per_dataset))}
     out.mkdir(parents=True, exist_ok=True)
     tmps: dict[str, str] = {}
     try:

@@ -139,10 +139,16 @@ def check_rows(rows: pd.DataFrame, where: str, row_label: str = "line") -> pd.Da
         if integer:
             bad |= (num.notna() & (num != num.round())).to_numpy()
         if bad.any():
-            i = int(bad.to_numpy().argmax())
+            i = int(bad.argmax())
             kind = "an integer" if integer else "a finite number"
-            raise ResultsError(f"{where}: {at(i)}: {col!r} is {out[col].iloc[i]!r}, "
-                               f"not {kind}")
+            value = out[col].iloc[i]
+            if isinstance(value, str):
+                shown = repr(value)
+            elif pd.isna(value):
+                shown = "empty (or a missing-value marker such as NA or n/a)"
+            else:
+                shown = str(value)
+            raise ResultsError(f"{where}: {at(i)}: {col!r} is {shown}, not {kind}")
         out[col] = num.astype("int64") if integer else num.astype("float64")
     modes = out.groupby("backbone")["frozen_or_full_ft"].nunique()
     mixed = sorted(modes[modes > 1].index)

@@ -3,7 +3,8 @@
 What the published leaderboard does per submission (read from GEO-Bench-2-Leaderboard's
 ``compile_results.py``/``compute_tools.py``, commit 1659ccf; reimplemented here):
 
-* per dataset: the IQM over seeds of the normalized score (``scipy.stats.trim_mean(…, 0.25)``);
+* per dataset: the IQM over seeds of the normalized score (``scipy.stats.trim_mean(…, 0.25)``,
+  computed here by the same cut-and-average, vectorised);
 * per capability, only if every one of its datasets appears in the submission: for resample
   ``i = 0 … reps−1`` (100 on the leaderboard), pandas'
   ``rows.groupby(["backbone", "dataset"]).sample(frac=1, replace=True, random_state=100+i)`` over
@@ -28,7 +29,7 @@ positions; the tests check them against each other and against the reference.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -40,10 +41,16 @@ FIRST_RANDOM_STATE = 100
 
 
 def per_dataset_iqm(rows: pd.DataFrame, column: str = "score") -> pd.Series:
-    """(backbone, dataset) -> IQM over seeds of ``column`` (scipy ``trim_mean(…, 0.25)``)."""
-    from scipy.stats import trim_mean
+    """(backbone, dataset) -> IQM over seeds of ``column`` (as scipy ``trim_mean(…, 0.25)``)."""
+    import pandas as pd
 
-    return rows.groupby(["backbone", "dataset"])[column].agg(lambda v: trim_mean(v, 0.25))
+    from geobench.aggregate.core import grouped_iqm
+
+    grouper = rows.groupby(["backbone", "dataset"], sort=True)
+    keys = grouper.size().index
+    iqms = grouped_iqm(grouper.ngroup().to_numpy(), rows[column].to_numpy(dtype=np.float64),
+                       len(keys))
+    return pd.Series(iqms, index=keys)
 
 
 def _draws_loop(sizes: Sequence[int], reps: int) -> np.ndarray:
@@ -63,7 +70,8 @@ def _raw_stream(seed: int, count: int) -> np.ndarray:
     same 100 seeds serve every capability and submission."""
     have = _STREAMS.get(seed)
     if have is None or len(have) < count:
-        state = np.random.RandomState(seed).get_state()
+        # legacy state: ('MT19937', key, pos, has_gauss, cached_gaussian)
+        state = cast(tuple, np.random.RandomState(seed).get_state(legacy=True))
         bits = np.random.MT19937()
         bits.state = {"bit_generator": "MT19937", "state": {"key": state[1], "pos": state[2]}}
         have = bits.random_raw(max(count, 4096))
@@ -100,7 +108,7 @@ def capability(rows: pd.DataFrame, datasets: Sequence[str], reps: int = OFFICIAL
 
     ``rows`` are the submission's rows in file order with a ``score`` column.
     """
-    from scipy.stats import sem, trim_mean
+    from geobench.aggregate.stats import trimmed_mean
 
     wanted = set(datasets)
     sel = rows[rows["dataset"].isin(wanted)]
@@ -125,7 +133,8 @@ def capability(rows: pd.DataFrame, datasets: Sequence[str], reps: int = OFFICIAL
         if {keys[g][1] for g in cols} != wanted:
             mean[b] = err[b] = float("nan")
             continue
-        iqms = trim_mean(sampled[:, span], 0.25, axis=1)
+        iqms = trimmed_mean(sampled[:, span], 0.25, axis=1)  # scipy trim_mean's algorithm
         mean[b] = float(np.mean(iqms))
-        err[b] = float(sem(iqms)) if reps > 1 else float("nan")
+        # scipy.stats.sem (ddof=1)
+        err[b] = float(np.std(iqms, ddof=1) / np.sqrt(reps)) if reps > 1 else float("nan")
     return mean, err

@@ -44,6 +44,17 @@ def _count_table(n: int) -> np.ndarray:
     return table
 
 
+@functools.cache
+def _packed_table(n: int) -> np.ndarray:
+    """``(n**n,)`` uint64: the ``n`` counts of draw sequence ``u`` as the first bytes of one
+    word, so one lookup yields a whole count vector (``n <= 8``)."""
+    b = np.zeros((n**n, 8), dtype=np.uint8)
+    b[:, :n] = _count_table(n).T
+    packed = b.view(np.uint64).ravel().copy()
+    packed.setflags(write=False)
+    return packed
+
+
 def count_dtype(max_total: int) -> type[np.unsignedinteger]:
     """The smallest unsigned dtype that holds running counts up to ``max_total``."""
     if max_total <= 255:
@@ -61,7 +72,7 @@ def resample_counts(sizes: Sequence[int] | np.ndarray, reps: int, rng: np.random
     """
     sizes = np.asarray(sizes, dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
-    out = np.empty((int(offsets[-1]), reps), dtype=dtype)
+    out: np.ndarray = np.empty((int(offsets[-1]), reps), dtype=dtype)
     for n in (int(v) for v in np.unique(sizes)):
         strata = np.flatnonzero(sizes == n)
         rows = offsets[strata][:, None] + np.arange(n)[None, :]
@@ -69,9 +80,14 @@ def resample_counts(sizes: Sequence[int] | np.ndarray, reps: int, rng: np.random
             out[rows[:, 0]] = 1
         elif n**n <= _TABLE_MAX:
             seq = rng.integers(0, n**n, size=(len(strata), reps), dtype=np.uint16).astype(np.intp)
-            table = _count_table(n)
-            for i in range(n):
-                out[rows[:, i]] = table[i][seq]
+            packed = np.take(_packed_table(n), seq, mode="clip")  # (strata, reps) words
+            unpacked = packed.view(np.uint8).reshape(len(strata), reps, 8)[:, :, :n]
+            unpacked = unpacked.transpose(0, 2, 1)  # (strata, n, reps)
+            if rows[0, 0] + rows.size == rows[-1, -1] + 1:  # contiguous block of rows
+                np.copyto(out[rows[0, 0]:rows[-1, -1] + 1].reshape(len(strata), n, reps),
+                          unpacked, casting="unsafe")
+            else:
+                out[rows] = unpacked
         else:
             draws = rng.integers(0, n, size=(len(strata), n, reps), dtype=np.int32)
             for i in range(n):
@@ -87,7 +103,7 @@ def resample_counts_datasets(n: int, n_strata: int, reps: int, rng: np.random.Ge
     inner = resample_counts(np.full(n_strata * n_strata, n), reps, rng, dtype)
     inner = inner.reshape(n_strata, n_strata, n, reps)  # slot, stratum, element, rep
     pick = rng.integers(0, n_strata, size=(n_strata, reps))
-    out = np.zeros((n_strata, n, reps), dtype=dtype)
+    out: np.ndarray = np.zeros((n_strata, n, reps), dtype=dtype)
     strata = np.arange(n_strata)[:, None]
     for slot in range(n_strata):
         chosen = (pick[slot][None, :] == strata).astype(dtype)  # (stratum, rep)
@@ -97,57 +113,93 @@ def resample_counts_datasets(n: int, n_strata: int, reps: int, rng: np.random.Ge
 
 @dataclass(frozen=True)
 class TrimmedMeanPlan:
-    """The sorted order of one group of values (e.g. one model's scores on one capability)."""
+    """The sorted order of one group of values (e.g. one model's scores on one capability).
+
+    Only sorted positions ``first <= j < stop`` need the kernel: before ``first`` the running
+    count can never exceed ``k`` (``h_j = 0``), from ``stop`` on it is always at least ``N - k``
+    (``h_j = N - 2k``, folded into ``const``). Both follow from the strata: a stratum of ``n``
+    scores always contributes exactly ``n`` draws, so positions before its first score see none
+    of them and positions after its last score see all of them.
+    """
 
     rows: np.ndarray  # (N,) rows of the counts array, in ascending order of value
     delta: np.ndarray  # (N - 1,) float32 gaps between consecutive sorted values
     vmax: float
     k: int  # values cut from each end
     n: int  # N
+    first: int
+    stop: int
+    const: float  # (N - 2k) * sum(delta[stop:])
 
     @classmethod
-    def build(cls, values: np.ndarray, rows: np.ndarray, trim: float) -> TrimmedMeanPlan:
-        """``values[i]`` is the score that counts row ``rows[i]`` refers to."""
+    def build(cls, values: np.ndarray, rows: np.ndarray, trim: float,
+              strata: np.ndarray | None = None) -> TrimmedMeanPlan:
+        """``values[i]`` is the score that counts row ``rows[i]`` refers to, ``strata[i]`` its
+        stratum when every stratum's counts sum to its size (``None``: no such guarantee)."""
         order = np.argsort(values, kind="stable")
         v = np.asarray(values, dtype=np.float64)[order]
         n = len(v)
-        return cls(rows=np.asarray(rows)[order], delta=np.diff(v).astype(np.float32),
-                   vmax=float(v[-1]), k=int(trim * n), n=n)
+        k = int(trim * n)
+        gaps = np.diff(v)
+        first, stop = 0, max(n - 1, 0)
+        if strata is not None and n > 1:
+            sid = np.asarray(strata)[order]
+            ids, size = np.unique(sid, return_counts=True)
+            pos = np.arange(n)
+            lo_pos = np.array([pos[sid == s].min() for s in ids])
+            hi_pos = np.array([pos[sid == s].max() for s in ids])
+            j = np.arange(n - 1)
+            seen_any = (size[None, :] * (lo_pos[None, :] <= j[:, None])).sum(axis=1)
+            seen_all = (size[None, :] * (hi_pos[None, :] <= j[:, None])).sum(axis=1)
+            first = int(np.argmax(seen_any > k)) if (seen_any > k).any() else n - 1
+            stop = int(np.argmax(seen_all >= n - k)) if (seen_all >= n - k).any() else n - 1
+            stop = max(stop, first)
+        const = float((n - 2 * k) * gaps[stop:].sum()) if n > 1 else 0.0
+        return cls(rows=np.asarray(rows)[order], delta=gaps.astype(np.float32), vmax=float(v[-1]),
+                   k=k, n=n, first=first, stop=stop, const=const)
 
-    def finish(self, weighted: np.ndarray) -> np.ndarray:
-        """Trimmed means from the kernel's ``sum_j h_j delta_j`` (float64)."""
+    def finish(self, weighted: np.ndarray, out: np.ndarray) -> None:
+        """Trimmed means (float64, into ``out``) from the kernel's ``sum_j h_j delta_j``."""
         if self.n == 1:
-            return np.full(weighted.shape, self.vmax)
-        return self.vmax - weighted.astype(np.float64) / (self.n - 2 * self.k)
+            out[...] = self.vmax
+            return
+        np.add(weighted, self.const, out=out, dtype=np.float64)
+        out *= -1.0 / (self.n - 2 * self.k)
+        out += self.vmax
 
 
 def weighted_gaps(counts: np.ndarray, plan: TrimmedMeanPlan, cum: np.ndarray, h: np.ndarray,
                   out: np.ndarray) -> None:
-    """Write ``sum_j h_j delta_j`` of every resample (column of ``counts``) into ``out``
-    (float32, ``(reps,)``); ``cum`` and ``h`` are scratch buffers of at least ``(N-1, reps)``."""
-    n, k = plan.n, plan.k
-    if n == 1:
+    """Write ``sum_{first <= j < stop} h_j delta_j`` of every resample (column of ``counts``)
+    into ``out`` (float32, ``(reps,)``); ``cum`` and ``h`` are scratch buffers of at least
+    ``(N - 1, reps)``."""
+    n, k, first, stop = plan.n, plan.k, plan.first, plan.stop
+    if stop <= first:
         out[...] = 0.0
         return
-    c, hh, rows = cum[: n - 1], h[: n - 1], plan.rows
+    c, rows = cum[:stop], plan.rows
     np.copyto(c[0], counts[rows[0]])
-    for j in range(1, n - 1):
+    for j in range(1, stop):
         np.add(c[j - 1], counts[rows[j]], out=c[j])
-    np.clip(c, k, n - k, out=c)  # (np.maximum with a Python int is ~10x slower here)
-    np.subtract(c, k, out=c)
-    np.copyto(hh, c)
-    np.dot(plan.delta, hh, out=out)
+    seg, hh = c[first:], h[: stop - first]
+    np.clip(seg, k, n - k, out=seg)  # (np.maximum with a Python int is ~10x slower here)
+    np.subtract(seg, k, out=seg)
+    np.copyto(hh, seg)
+    np.dot(plan.delta[first:stop], hh, out=out)
 
 
-def _group_rows(sizes: Sequence[int], group: Sequence[int]) -> np.ndarray:
+def _group_rows(sizes: Sequence[int], group: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the counts array and stratum id of each value of a group."""
     offsets = np.concatenate([[0], np.cumsum(sizes)])
-    return np.concatenate([np.arange(offsets[s], offsets[s + 1]) for s in group])
+    rows = np.concatenate([np.arange(offsets[s], offsets[s + 1]) for s in group])
+    return rows, np.repeat(np.asarray(group), [sizes[s] for s in group])
 
 
 def bootstrap_groups(strata: Sequence[np.ndarray], groups: Sequence[Sequence[int]], reps: int,
                      rng: np.random.Generator, trim: float = 0.25, unit: str = "seeds",
-                     chunk: int = CHUNK) -> np.ndarray:
-    """Bootstrap distribution of the trimmed mean of each group of strata: ``(len(groups), reps)``.
+                     chunk: int = CHUNK, out: np.ndarray | None = None) -> np.ndarray:
+    """Bootstrap distribution of the trimmed mean of each group of strata: ``(len(groups), reps)``
+    float64, written into ``out`` if given.
 
     ``strata`` are one model's 1-D score arrays (one per dataset); a group lists the strata whose
     union is scored (one capability). With ``unit="seeds"`` every stratum's scores are resampled
@@ -157,30 +209,32 @@ def bootstrap_groups(strata: Sequence[np.ndarray], groups: Sequence[Sequence[int
     """
     sizes = [len(s) for s in strata]
     values = np.concatenate([np.asarray(s, dtype=np.float64) for s in strata])
-    if unit == "seeds":
-        plans = [TrimmedMeanPlan.build(values[r], r, trim)
-                 for r in (_group_rows(sizes, g) for g in groups)]
-    else:
-        plans = []
-        for g in groups:
-            r = _group_rows(sizes, g)
-            plans.append(TrimmedMeanPlan.build(values[r], np.arange(len(r)), trim))
+    plans = []
+    for g in groups:
+        rows, sid = _group_rows(sizes, g)
+        if unit == "seeds":
+            plans.append(TrimmedMeanPlan.build(values[rows], rows, trim, sid))
+        else:
+            plans.append(TrimmedMeanPlan.build(values[rows], np.arange(len(rows)), trim))
+    if out is None:
+        out = np.empty((len(groups), reps), dtype=np.float64)
     nmax = max(p.n for p in plans)
     dtype = count_dtype(nmax)
-    weighted = np.empty((len(groups), reps), dtype=np.float32)
+    cum = np.empty((max(nmax - 1, 1), min(chunk, reps)), dtype=dtype)
+    h = np.empty_like(cum, dtype=np.float32)
+    weighted = np.empty(min(chunk, reps), dtype=np.float32)
     for c0 in range(0, reps, chunk):
         r = min(chunk, reps - c0)
-        cum = np.empty((max(nmax - 1, 1), r), dtype=dtype)
-        h = np.empty((max(nmax - 1, 1), r), dtype=np.float32)
+        if r < cum.shape[1]:  # last, shorter chunk: contiguous buffers of its width
+            cum, h, weighted = cum[:, :r].copy(), h[:, :r].copy(), weighted[:r].copy()
         if unit == "seeds":
             counts = resample_counts(sizes, r, rng, dtype)
-            for i, plan in enumerate(plans):
-                weighted_gaps(counts, plan, cum, h, weighted[i, c0:c0 + r])
-        else:
-            for i, (g, plan) in enumerate(zip(groups, plans, strict=True)):
+        for i, (g, plan) in enumerate(zip(groups, plans, strict=True)):
+            if unit != "seeds":
                 counts = resample_counts_datasets(sizes[g[0]], len(g), r, rng, dtype)
-                weighted_gaps(counts, plan, cum, h, weighted[i, c0:c0 + r])
-    return np.stack([plan.finish(w) for plan, w in zip(plans, weighted, strict=True)])
+            weighted_gaps(counts, plan, cum, h, weighted)
+            plan.finish(weighted, out[i, c0:c0 + r])
+    return out
 
 
 def quantiles(dist: np.ndarray, qs: Sequence[float]) -> np.ndarray:
@@ -216,7 +270,7 @@ def _tail(dist: np.ndarray, idx: list[int], lower: bool) -> np.ndarray:
     sample = dist[:, :8192]
     s = sample.shape[1]
     p = m / n
-    j = min(s - 1, int(math.ceil(p * s + 6 * math.sqrt(s * p * (1 - p)) + 16)))
+    j = min(s - 1, math.ceil(p * s + 6 * math.sqrt(s * p * (1 - p)) + 16))
     if lower:
         t = np.partition(sample, j, axis=1)[:, j]
         mask = dist <= t[:, None]

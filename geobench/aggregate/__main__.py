@@ -1,0 +1,111 @@
+"""``python -m geobench.aggregate``: capability and per-dataset scores of results.
+
+    python -m geobench.aggregate INPUT... --out DIR [--mode default|official] [--normalizer FILE]
+                                 [--reps N] [--seed S] [--ci 0.95] [--unit seeds|datasets]
+    python -m geobench.aggregate build-normalizer INPUT... --name NAME --version V --out FILE
+                                 [--backbones a,b,...]
+
+An INPUT is a run directory, a submission folder or an official result folder; each input is a
+separate submission. A user mistake prints one line and exits 2; nothing is written then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from typing import NoReturn
+
+from geobench.cli import main_guard, parse_list
+from geobench.errors import ConfigError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see python -m geobench.aggregate --help)")
+
+
+def _aggregate_parser() -> _Parser:
+    p = _Parser(prog="python -m geobench.aggregate",
+                description="Normalized capability scores (IQM) of results. Writes "
+                            "DIR/capabilities.csv and DIR/per_dataset.csv. "
+                            "`python -m geobench.aggregate build-normalizer --help` builds a "
+                            "normalizer from baseline results.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="run directory, submission folder or official result folder "
+                        "(results_and_parameters.csv + additional_info.json)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--mode", choices=("default", "official"), default="default",
+                   help="default: IQM with stratified-bootstrap 95%% CIs; official: the "
+                        "published leaderboard's mean and SEM over its 100 seeded resamples")
+    p.add_argument("--normalizer", metavar="FILE",
+                   help="normalizer (geobench format or official normalizer.json); "
+                        "default: the shipped official one")
+    p.add_argument("--reps", type=int, metavar="N",
+                   help="bootstrap resamples (default 10000; official mode 100)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the default mode")
+    p.add_argument("--ci", type=float, default=0.95, help="interval coverage (default 0.95)")
+    p.add_argument("--unit", choices=("seeds", "datasets"), default="seeds",
+                   help="bootstrap unit: seeds within each dataset (default), or datasets and "
+                        "then their seeds")
+    return p
+
+
+def _build_parser() -> _Parser:
+    p = _Parser(prog="python -m geobench.aggregate build-normalizer",
+                description="Build a normalizer: per dataset, min and max of every seed's test "
+                            "metric over the given baseline inputs (the official rule).")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="baseline inputs")
+    p.add_argument("--name", required=True, help="normalizer name")
+    p.add_argument("--version", required=True, help="normalizer version")
+    p.add_argument("--backbones", help="comma-separated backbones to use (default: all)")
+    p.add_argument("--out", required=True, metavar="FILE", help="normalizer file to write")
+    return p
+
+
+def _run_aggregate(argv: Sequence[str]) -> int:
+    args = _aggregate_parser().parse_args(argv)
+    from geobench.aggregate.core import aggregate, write_outputs
+    from geobench.aggregate.inputs import load_inputs
+    from geobench.aggregate.normalize import load_normalizer
+
+    norm = load_normalizer(args.normalizer)
+    subs = load_inputs(args.inputs)
+    t0 = time.perf_counter()
+    result = aggregate(subs, mode=args.mode, normalizer=norm, reps=args.reps, seed=args.seed,
+                       ci=args.ci, unit=args.unit)
+    seconds = time.perf_counter() - t0
+    write_outputs(result, args.out)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {args.out}/capabilities.csv ({len(result.capabilities)} rows) and "
+          f"{args.out}/per_dataset.csv: mode {result.mode}, {result.reps} resamples, normalizer "
+          f"{norm.name} ({norm.version}), {seconds:.2f} s")
+    return 0
+
+
+def _run_build(argv: Sequence[str]) -> int:
+    args = _build_parser().parse_args(argv)
+    from geobench.aggregate.inputs import load_inputs
+    from geobench.aggregate.normalize import build_normalizer, save_normalizer
+
+    subs = load_inputs(args.inputs)
+    backbones = parse_list(args.backbones) if args.backbones else None
+    norm = build_normalizer(subs, args.name, args.version, backbones)
+    save_normalizer(norm, args.out)
+    print(f"wrote {args.out}: normalizer {norm.name} ({norm.version}), "
+          f"{len(norm.bounds)} datasets")
+    return 0
+
+
+@main_guard
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "build-normalizer":
+        return _run_build(argv[1:])
+    return _run_aggregate(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

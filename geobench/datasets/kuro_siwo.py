@@ -11,8 +11,9 @@ No real fixture; layout from GEO-Bench-2 ``generate_benchmark/kuro_siwo.py`` and
 
 Decoded: ``inputs["sar"]`` float32 ``(3, 2, H, W)``, the three acquisitions in time order
 (always all three: no time mask needed); ``inputs["dem"]`` ``(1, H, W)``; both as stored, NaNs
-included. ``targets["mask"]`` uint8: the raw codes remapped as GEO-Bench-2's ``CLASS_MAPPING``
-(0 -> 1 No Water, 1 -> 2 Permanent Water, 2 -> 3 Flood, 3 -> 0 No Data; any other code -> 0).
+included (``nodata`` declares NaN as their fill). ``targets["mask"]`` uint8: the raw codes
+remapped as GEO-Bench-2's ``CLASS_MAPPING`` (0 -> 1 No Water, 1 -> 2 Permanent Water, 2 -> 3
+Flood, 3 -> 0 No Data; any other code -> 0).
 ``targets["invalid_data"]`` uint8 ``(H, W)``: the validity mask as stored (GEO-Bench-2 multiplies
 it into the normalised inputs), kept as an extra target.
 """
@@ -20,7 +21,7 @@ it into the normalised inputs), kept as an extra target.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -50,6 +51,9 @@ def remap_mask(raw: np.ndarray) -> np.ndarray:
 
 class Adapter(DatasetAdapter):
     name = "kuro_siwo"
+    # The source marks missing SAR and DEM pixels with NaN; GEO-Bench-2 sets them to 0 after
+    # normalisation (it leaves the DEM's -32768 fills as they are, and so do we).
+    nodata: ClassVar[dict[str, float]] = {"sar": float("nan"), "dem": float("nan")}
 
     def decode(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
         assets = self.assets_by_id(tortilla, sample, ASSETS)

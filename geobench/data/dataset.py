@@ -119,16 +119,17 @@ class PreparedDataset(torch.utils.data.Dataset):
                 self.band_index[m] = idx
                 self.band_names[m] = [names[i] for i in idx] if idx is not None else list(names)
         stats = load_stats(self.path.parent) if normalize else None
-        self.norm: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.norm: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # mean, 1/std as (C, 1, 1)
         if stats is not None:
             for m in self.modalities:
                 if m not in stats:
                     raise DatasetNotFoundError(f"{self.path.parent}/stats.json: no statistics for {m!r}; prepare again")
-                mean = torch.tensor([stats[m][b]["mean"] for b in self.band_names[m]], dtype=torch.float32)
-                std = torch.tensor([max(stats[m][b]["std"], 1e-6) for b in self.band_names[m]], dtype=torch.float32)
-                self.norm[m] = (mean, std)
+                mean = np.array([stats[m][b]["mean"] for b in self.band_names[m]], dtype=np.float32)
+                std = np.array([max(stats[m][b]["std"], 1e-6) for b in self.band_names[m]], dtype=np.float32)
+                self.norm[m] = (mean[:, None, None], (1.0 / std)[:, None, None])
         self._h5: Any = None
         self._pid: int | None = None
+        self._nodes: dict[str, Any] = {}
 
     # -- file handle, opened once per process ------------------------------------------------
     def _file(self) -> Any:
@@ -137,11 +138,19 @@ class PreparedDataset(torch.utils.data.Dataset):
         if self._h5 is None or self._pid != os.getpid():
             self._h5 = h5py.File(self.path, "r")
             self._pid = os.getpid()
+            self._nodes = {}
         return self._h5
+
+    def _node(self, name: str) -> Any:
+        """A dataset of the open file, looked up once per process (h5py lookups are slow)."""
+        node = self._nodes.get(name)
+        if node is None:
+            node = self._nodes[name] = self._file()[name]
+        return node
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_h5"], state["_pid"] = None, None
+        state["_h5"], state["_pid"], state["_nodes"] = None, None, {}
         return state
 
     def __len__(self) -> int:
@@ -149,19 +158,21 @@ class PreparedDataset(torch.utils.data.Dataset):
 
     # -- one sample --------------------------------------------------------------------------
     def _read_input(self, h5: Any, m: str, i: int) -> torch.Tensor:
-        arr = h5["inputs"][m][i]
+        arr = self._node(f"inputs/{m}")[i]
         idx = self.band_index[m]
         if idx is not None:
             arr = arr[..., idx, :, :]
-        x = torch.from_numpy(np.ascontiguousarray(arr)).float()
-        missing = x == self.nodata[m] if m in self.nodata else None
+        # numpy, single-threaded: per-sample arrays are small, and torch's intra-op threads only
+        # add synchronisation cost inside DataLoader workers.
+        x = arr.astype(np.float32)
+        missing = arr == self.nodata[m] if m in self.nodata else None
         if m in self.norm:
-            mean, std = self.norm[m]
-            shape = (-1, 1, 1)
-            x = (x - mean.view(shape)) / std.view(shape)
+            mean, inv_std = self.norm[m]
+            x -= mean
+            x *= inv_std
         if missing is not None:
             x[missing] = 0.0  # no-data fills: the band mean after normalization
-        return x
+        return torch.from_numpy(x)
 
     def _resize(self, x: torch.Tensor, mode: str) -> torch.Tensor:
         s = self.image_size
@@ -179,7 +190,7 @@ class PreparedDataset(torch.utils.data.Dataset):
         if not 0 <= i < self.num_samples:
             raise IndexError(i)
         h5 = self._file()
-        hw = tuple(int(v) for v in h5["valid_hw"][i]) if self.has_valid_hw else None
+        hw = tuple(int(v) for v in self._node("valid_hw")[i]) if self.has_valid_hw else None
         sample: dict[str, Any] = {"index": i, "inputs": {}}
         in_hw = None
         for m in self.modalities:
@@ -190,7 +201,7 @@ class PreparedDataset(torch.utils.data.Dataset):
             if self.has_time_mask[m]:
                 # Missing steps are zero in the normalized space (the band mean); a step is real
                 # when any modality has it (the union over modalities).
-                tm = torch.from_numpy(h5["time_mask"][m][i].astype(bool))
+                tm = torch.from_numpy(self._node(f"time_mask/{m}")[i].astype(bool))
                 x[~tm] = 0.0
                 sample["time_mask"] = tm | sample["time_mask"] if "time_mask" in sample else tm
             sample["inputs"][m] = self._resize(x, "bilinear")
@@ -200,19 +211,22 @@ class PreparedDataset(torch.utils.data.Dataset):
         return sample
 
     def _target(self, h5: Any, i: int, hw: tuple[int, int] | None, in_hw: Any) -> dict[str, Any]:
-        tg = h5["targets"]
         task = self.task
+
+        def tg_get(name: str, idx: Any) -> np.ndarray:
+            return self._node(f"targets/{name}")[idx]
+
         if task == "classification":
-            return {"target": torch.tensor(int(tg["label"][i]), dtype=torch.int64)}
+            return {"target": torch.tensor(int(tg_get("label", i)), dtype=torch.int64)}
         if task == "multilabel_classification":
-            return {"target": torch.from_numpy(tg["labels"][i].astype(np.float32))}
+            return {"target": torch.from_numpy(tg_get("labels", i).astype(np.float32))}
         if task == "segmentation":
-            mask = torch.from_numpy(tg["mask"][i].astype(np.int64))
+            mask = torch.from_numpy(tg_get("mask", i).astype(np.int64))
             if hw is not None:
                 mask = mask[: hw[0], : hw[1]]
             return {"target": self._resize(mask, "nearest")}
         if task == "regression":
-            t = torch.from_numpy(tg["target"][i].astype(np.float32))
+            t = torch.from_numpy(tg_get("target", i).astype(np.float32))
             if hw is not None:
                 t = t[: hw[0], : hw[1]]
             valid = torch.isfinite(t)
@@ -221,11 +235,11 @@ class PreparedDataset(torch.utils.data.Dataset):
         if task in _DETECTION:
             assert self.offsets is not None
             a, b = int(self.offsets[i]), int(self.offsets[i + 1])
-            boxes = torch.from_numpy(tg["boxes"][a:b].astype(np.float32)).reshape(-1, 4)
-            labels = torch.from_numpy(tg["box_labels"][a:b].astype(np.int64)) + 1
+            boxes = torch.from_numpy(tg_get("boxes", slice(a, b)).astype(np.float32)).reshape(-1, 4)
+            labels = torch.from_numpy(tg_get("box_labels", slice(a, b)).astype(np.int64)) + 1
             out: dict[str, Any] = {"boxes": boxes, "labels": labels}
             if task == "instance_segmentation":
-                masks = torch.from_numpy(tg["instance_masks"][a:b].astype(np.uint8))
+                masks = torch.from_numpy(tg_get("instance_masks", slice(a, b)).astype(np.uint8))
                 if hw is not None:
                     masks = masks[:, : hw[0], : hw[1]]
                 out["masks"] = self._resize(masks, "nearest")

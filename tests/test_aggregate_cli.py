@@ -139,3 +139,23 @@ def test_cli_bad_reps_and_normalizer(official_dir: Path, tmp_path: Path,
                  "--out", str(tmp_path / "o")]) == 2
     assert "has no bounds for dataset(s) biomassters" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_raw_metrics_flag(official_dir: Path, tmp_path: Path) -> None:
+    """The same results recorded as raw RMSE give the same scores with --raw-metrics."""
+    raw = tmp_path / "raw" / FROZEN
+    shutil.copytree(official_dir / FROZEN, raw)
+    csv = raw / "results_and_parameters.csv"
+    rows = pd.read_csv(csv, float_precision="round_trip")
+    bio = rows["dataset"] == "biomassters"
+    rows.loc[bio, "test metric"] = (1 - rows.loc[bio, "test metric"]) / 0.2537951171398163
+    rows.to_csv(csv, index=False)
+    assert main([str(official_dir / FROZEN), "--mode", "official", "--out", str(tmp_path / "a")]) == 0
+    assert main([str(raw), "--raw-metrics", "--mode", "official", "--out", str(tmp_path / "b")]) == 0
+    a = pd.read_csv(tmp_path / "a" / "per_dataset.csv")
+    b = pd.read_csv(tmp_path / "b" / "per_dataset.csv")
+    np.testing.assert_allclose(a["biomassters"], b["biomassters"], atol=1e-12)
+    np.testing.assert_allclose(b["biomassters"].min(), a["biomassters"].min())
+    assert main([str(raw), "--mode", "official", "--out", str(tmp_path / "c")]) == 0  # raw < 1 ...
+    c = pd.read_csv(tmp_path / "c" / "per_dataset.csv")
+    assert (c["biomassters"] < -50).all()  # ... but scored as if on the leaderboard scale: nonsense

@@ -63,20 +63,38 @@ def test_official_folder(official_dir: Path) -> None:
     assert set(bio["Metric"]) == {"RMSE"} and bio["test metric"].between(0.94, 0.97).all()
 
 
-def test_run_directory_rows_are_repeats_on_the_leaderboard_scale(tmp_path: Path) -> None:
+def test_run_directory_rows_are_the_repeats_as_recorded(tmp_path: Path) -> None:
+    """geobench's training loop records BioMassters on the leaderboard scale already
+    (leaderboard_value(raw, metric_transform)): run rows are taken as they are."""
     run = tmp_path / "myrun"
+    lb = 1 - (0.20 + 0.01 * np.arange(5)) * SCALE
     for seed in range(5):
-        write_row(run, _row("biomassters", "RMSE", 0.20 + 0.01 * seed, seed))
+        write_row(run, _row("biomassters", "RMSE", float(lb[seed]), seed))
         write_row(run, _row("benv2", "Multilabel_F1_Score", 0.70 + 0.01 * seed, seed))
     write_row(run, _row("benv2", "Multilabel_F1_Score", 0.1, 99, phase="hpo"))
     sub = load_input(run)
     assert sub.name == "myrun"
     assert len(sub.rows) == 10 and 99 not in set(sub.rows["Seed"])
     bio = sub.rows[sub.rows["dataset"] == "biomassters"].sort_values("Seed")
-    np.testing.assert_allclose(bio["test metric"], 1 - (0.20 + 0.01 * np.arange(5)) * SCALE)
+    np.testing.assert_allclose(bio["test metric"], lb)
     assert set(bio["Metric"]) == {"RMSE"}
     ben = sub.rows[sub.rows["dataset"] == "benv2"].sort_values("Seed")
     np.testing.assert_allclose(ben["test metric"], 0.70 + 0.01 * np.arange(5))
+
+
+def test_raw_metrics_are_converted_only_when_asked(tmp_path: Path) -> None:
+    run = tmp_path / "raw"
+    for seed in range(3):
+        write_row(run, _row("biomassters", "RMSE", 0.2 + seed, seed))  # raw RMSE, up to 2.2
+        write_row(run, _row("benv2", "Multilabel_F1_Score", 0.7, seed))
+    sub = load_input(run, raw_metrics=True)
+    bio = sub.rows[sub.rows["dataset"] == "biomassters"].sort_values("Seed")
+    np.testing.assert_allclose(bio["test metric"], 1 - (0.2 + np.arange(3)) * SCALE)
+    assert (sub.rows.loc[sub.rows["dataset"] == "benv2", "test metric"] == 0.7).all()
+    # as leaderboard-scale values, an RMSE above 1 is impossible: named, with the fix
+    with pytest.raises(ResultsError, match=r"biomassters-repeat-1: biomassters 'test metric' 1.2 is "
+                                           r"above 1, so it is a raw RMSE.*--raw-metrics"):
+        load_input(run)
 
 
 def test_run_directory_without_seed_runs(tmp_path: Path) -> None:

@@ -46,6 +46,11 @@ def _aggregate_parser() -> _Parser:
                    help="bootstrap resamples (default 10000; official mode 100)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the default mode")
     p.add_argument("--ci", type=float, default=0.95, help="interval coverage (default 0.95)")
+    p.add_argument("--raw-metrics", action="store_true",
+                   help="the inputs' test metric is the raw metric (e.g. BioMassters RMSE): "
+                        "convert to the leaderboard scale (1 - RMSE * 0.2538) on load; by "
+                        "default it is already on that scale, as in official CSVs and "
+                        "geobench's own results")
     p.add_argument("--unit", choices=("seeds", "datasets"), default="seeds",
                    help="bootstrap unit: seeds within each dataset (default), or datasets and "
                         "then their seeds")
@@ -71,7 +76,7 @@ def _run_aggregate(argv: Sequence[str]) -> int:
     from geobench.aggregate.normalize import load_normalizer
 
     norm = load_normalizer(args.normalizer)
-    subs = load_inputs(args.inputs)
+    subs = load_inputs(args.inputs, raw_metrics=args.raw_metrics)
     t0 = time.perf_counter()
     result = aggregate(subs, mode=args.mode, normalizer=norm, reps=args.reps, seed=args.seed,
                        ci=args.ci, unit=args.unit)

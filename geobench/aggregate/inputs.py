@@ -3,19 +3,22 @@
 Each input is one :class:`Submission` (as on the official leaderboard, inputs are never merged):
 
 * a **run directory** (``RUN_DIR/results/*.json``, :mod:`geobench.results_store`): its finished
-  seed runs (``phase == "repeat"``); raw metrics are put on the leaderboard scale
-  (:func:`to_leaderboard_scale`);
+  seed runs (``phase == "repeat"``);
 * a **submission folder** (``submissions/<id>/``) or an **official result folder**:
-  ``results_and_parameters.csv`` + ``additional_info.json`` (+ ``geobench.json`` for ours). Their
-  ``test metric`` is already on the leaderboard scale, as in every official CSV.
+  ``results_and_parameters.csv`` + ``additional_info.json`` (+ ``geobench.json`` for ours).
 
-The BioMassters rule: the official leaderboard scores BioMassters as ``1 − RMSE × 0.2537951171398163``.
-Its published CSVs hold that value in ``test metric`` while ``Metric`` still reads ``RMSE`` (the
-values are 0.948–0.961, and its normalizer bounds are in the same units); the leaderboard code never
-rescales when it compiles. So a ``results_and_parameters.csv`` always holds the rescaled value,
-and only geobench's own run rows (raw RMSE) are transformed, on load. The scale comes from the
-dataset manifest's ``metric_transform`` when a manifest exists, else from
-:data:`FALLBACK_TRANSFORMS`.
+The metric scale rule (BioMassters). The official leaderboard scores BioMassters as
+``1 − RMSE × 0.2537951171398163``. Its published CSVs hold that value in ``test metric`` while
+``Metric`` still reads ``RMSE`` (the values are 0.948–0.961, and the normalizer bounds are in the
+same units); its compile step never rescales. geobench follows the same convention everywhere:
+``test metric`` is on the **leaderboard scale** in official CSVs, in geobench's run rows (the
+training loop stores ``leaderboard_value(raw, manifest.metric_transform)``, the raw value stays
+in ``test_metrics_raw``) and in geobench's submission folders (copies of run rows). So nothing
+is rescaled on load by default. Rows that hold the *raw* metric (another tool's output) are
+loaded with ``raw_metrics=True`` (``--raw-metrics``), which applies :func:`to_leaderboard_scale`.
+A leaderboard-scale ``1 − RMSE × s`` can never exceed 1, so a BioMassters value above 1 is
+rejected as a raw RMSE. The scale comes from the dataset manifest's ``metric_transform`` when a
+manifest exists, else from :data:`FALLBACK_TRANSFORMS`.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ def metric_transform(dataset: str) -> tuple[str, float] | None:
 def to_leaderboard_scale(rows: pd.DataFrame) -> pd.DataFrame:
     """Raw results rows -> leaderboard scale (a copy): ``test metric`` of every dataset with a
     metric transform becomes ``1 − raw × scale``; ``Metric`` keeps the raw metric's name, as in
-    the official CSVs. Use it once, on raw rows only (run directories, export to a submission)."""
+    the official CSVs. Apply it once, to rows that hold raw metrics only."""
     out = rows.copy()
     for ds in out["dataset"].astype(str).unique():
         t = metric_transform(ds)
@@ -108,7 +111,24 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise ResultsError(f"{path}: not a readable CSV ({first})") from None
 
 
-def check_rows(rows: pd.DataFrame, where: str, row_label: str = "line") -> pd.DataFrame:
+def _check_scale(rows: pd.DataFrame, where: str, at: Any) -> None:
+    """Leaderboard-scale values of transformed metrics are ``1 − raw × s <= 1``."""
+    for ds in rows["dataset"].unique():
+        t = metric_transform(ds)
+        if t is None:
+            continue
+        sel = ((rows["dataset"] == ds) & (rows["Metric"] == t[0])).to_numpy()
+        over = sel & (rows["test metric"].to_numpy() > 1.0)
+        if over.any():
+            i = int(over.argmax())
+            raise ResultsError(f"{where}: {at(i)}: {ds} 'test metric' {rows['test metric'].iloc[i]} "
+                               f"is above 1, so it is a raw {t[0]}, not the leaderboard's "
+                               f"1 - {t[0]} * {t[1]}; convert it (or pass --raw-metrics / "
+                               "raw_metrics=True if every row holds raw metrics)")
+
+
+def check_rows(rows: pd.DataFrame, where: str, row_label: str = "line",
+               raw_metrics: bool = False) -> pd.DataFrame:
     """Validate and type the columns the aggregation uses; returns a copy with ``test metric``
     float and ``Seed`` integer. Errors name the CSV line (``row_label="line"``: header = line 1)
     or, with ``row_label="run_id"``, the results row's run id."""
@@ -150,6 +170,9 @@ def check_rows(rows: pd.DataFrame, where: str, row_label: str = "line") -> pd.Da
                 shown = str(value)
             raise ResultsError(f"{where}: {at(i)}: {col!r} is {shown}, not {kind}")
         out[col] = num.astype("int64") if integer else num.astype("float64")
+    if raw_metrics:
+        out = to_leaderboard_scale(out)
+    _check_scale(out, where, at)
     modes = out.groupby("backbone")["frozen_or_full_ft"].nunique()
     mixed = sorted(modes[modes > 1].index)
     if mixed:
@@ -158,17 +181,17 @@ def check_rows(rows: pd.DataFrame, where: str, row_label: str = "line") -> pd.Da
     return out
 
 
-def _load_folder(folder: Path) -> Submission:
+def _load_folder(folder: Path, raw_metrics: bool) -> Submission:
     csv = folder / CSV_NAME
     info = _read_json(folder / INFO_NAME, required=True) or {}
     extra = _read_json(folder / GEOBENCH_INFO_NAME, required=False)
     if extra is not None:
         info = {**info, "geobench": extra}
-    rows = check_rows(_read_csv(csv), str(csv))
+    rows = check_rows(_read_csv(csv), str(csv), raw_metrics=raw_metrics)
     return Submission(name=folder.name, rows=rows, info=info, source=folder)
 
 
-def _load_run_dir(run_dir: Path) -> Submission:
+def _load_run_dir(run_dir: Path, raw_metrics: bool) -> Submission:
     from geobench.results_store import read_rows
 
     rows = read_rows(run_dir)
@@ -178,13 +201,15 @@ def _load_run_dir(run_dir: Path) -> Submission:
     if rows.empty:
         raise ResultsError(f"{run_dir}: no finished seed runs (phase 'repeat') yet; "
                            "only HPO trials are in its results")
-    rows = check_rows(rows, str(run_dir / "results"), row_label="run_id")
-    return Submission(name=run_dir.resolve().name, rows=to_leaderboard_scale(rows), info={},
-                      source=run_dir)
+    rows = check_rows(rows, str(run_dir / "results"), row_label="run_id", raw_metrics=raw_metrics)
+    return Submission(name=run_dir.resolve().name, rows=rows, info={}, source=run_dir)
 
 
-def load_input(path: str | Path) -> Submission:
+def load_input(path: str | Path, raw_metrics: bool = False) -> Submission:
     """Load one input: a run directory, a submission folder or an official result folder.
+
+    ``test metric`` is taken as on the leaderboard scale (see the module docstring); with
+    ``raw_metrics=True`` it is converted with :func:`to_leaderboard_scale` first.
 
     Raises:
         ResultsError: the path does not exist, is none of the three layouts, or its files are
@@ -196,16 +221,16 @@ def load_input(path: str | Path) -> Submission:
     if p.is_file() and p.name == CSV_NAME:
         p = p.parent
     if p.is_dir() and (p / CSV_NAME).is_file():
-        return _load_folder(p)
+        return _load_folder(p, raw_metrics)
     if p.is_dir() and (p / "results").is_dir():
-        return _load_run_dir(p)
+        return _load_run_dir(p, raw_metrics)
     raise ResultsError(f"{p}: not a run directory (results/*.json), a submission folder or an "
                        f"official result folder ({CSV_NAME} + {INFO_NAME})")
 
 
-def load_inputs(paths: Sequence[str | Path]) -> list[Submission]:
+def load_inputs(paths: Sequence[str | Path], raw_metrics: bool = False) -> list[Submission]:
     """Load every input; each stays a separate submission. Names must be unique."""
-    subs = [load_input(p) for p in paths]
+    subs = [load_input(p, raw_metrics) for p in paths]
     seen: dict[str, Path] = {}
     for s in subs:
         if s.name in seen:

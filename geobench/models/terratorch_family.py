@@ -176,9 +176,11 @@ def convert_checkpoint(encoder: Encoder, raw: Any) -> dict[str, Tensor] | None:
         bands = list(bb.model_bands)
         return dict(checkpoint_filter_fn_vit(dict(sd), bb, bands, bands))
     if isinstance(encoder, ClayEncoder):
+        from terratorch.models.backbones.clay_v1.embedder import Embedder
+
         if not isinstance(raw.get("state_dict"), dict):
             return None
-        return dict(type(bb).transform_state_dict(raw, bb))
+        return dict(Embedder.transform_state_dict(raw, bb))
     sd = raw.get("model", raw) if isinstance(raw.get("model"), dict) else raw
     own = bb.state_dict()
     return {k: v for k, v in sd.items() if k in own}

@@ -16,7 +16,7 @@ header.site { background: #17324d; color: #fff; padding: 0.7rem 1.5rem; }
 header.site a { color: #fff; text-decoration: none; font-weight: 600; }
 header.site nav { display: inline; margin-left: 1.5rem; }
 header.site nav a { font-weight: 400; margin-right: 1rem; opacity: 0.9; }
-main { padding: 1rem 1.5rem 3rem; max-width: 1500px; }
+main { padding: 1rem 1.5rem 3rem; }
 h1 { font-size: 1.5rem; margin: 0.6rem 0 0.4rem; }
 h2 { font-size: 1.2rem; margin: 1.8rem 0 0.5rem; border-bottom: 1px solid var(--line);
   padding-bottom: 0.2rem; }
@@ -29,8 +29,8 @@ p.hint { font-size: 0.85rem; }
   padding: 0.5rem 0.8rem; margin: 0.6rem 0; font-size: 0.9rem; }
 .note ul { margin: 0.2rem 0 0; padding-left: 1.2rem; }
 .table-wrap { overflow-x: auto; margin: 0.5rem 0 0.3rem; }
-table { border-collapse: collapse; font-size: 0.88rem; }
-th, td { border: 1px solid var(--line); padding: 0.28rem 0.5rem; text-align: right;
+table { border-collapse: collapse; font-size: 0.85rem; }
+th, td { border: 1px solid var(--line); padding: 0.25rem 0.4rem; text-align: right;
   white-space: nowrap; vertical-align: top; }
 th { background: var(--head); position: sticky; top: 0; }
 th.text, td.text { text-align: left; }

@@ -8,6 +8,7 @@ this module only reshapes their inputs and outputs.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +81,29 @@ class Board:
     anchors: dict[str, str] = field(default_factory=dict)  # submission -> id on submissions.html
     plots: dict[str, CapabilityPlotData] = field(default_factory=dict)
 
+    @functools.cached_property
+    def capability_records(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return records(self.result.capabilities)
+
+    @functools.cached_property
+    def normalized_records(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return records(self.result.per_dataset)
+
+    @functools.cached_property
+    def raw_records(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return records(self.result.raw_per_dataset)
+
+    @functools.cached_property
+    def seed_scores(self) -> dict[tuple[str, str, str], list[tuple[int, float, float]]]:
+        """(submission, backbone, dataset) -> [(Seed, test metric, normalized score)] by seed."""
+        cols = ["submission", "backbone", "dataset", "Seed", "test metric", "score"]
+        table = self.result.scores[cols].sort_values(cols[:4], kind="mergesort")
+        out: dict[tuple[str, str, str], list[tuple[int, float, float]]] = {}
+        for sub, bb, ds, seed, raw, score in table.itertuples(index=False, name=None):
+            out.setdefault((str(sub), str(bb), str(ds)), []).append(
+                (int(seed), float(raw), float(score)))
+        return out
+
     def entry(self, submission: str, backbone: str) -> Entry:
         for e in self.entries:
             if e.submission == submission and e.backbone == backbone:
@@ -93,6 +117,16 @@ def submission_anchors(names: Sequence[str]) -> dict[str, str]:
     values = list(short.values())
     return {n: a if values.count(a) == 1 else "sub-" + slug(n) + f"-{i}"
             for i, (n, a) in enumerate(short.items())}
+
+
+def records(df: pd.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
+    """(submission, backbone) -> that row of an aggregate table, as a dict."""
+    columns = [str(c) for c in df.columns]
+    out = {}
+    for values in df.itertuples(index=False, name=None):
+        rec = dict(zip(columns, values, strict=True))
+        out[(str(rec["submission"]), str(rec["backbone"]))] = rec
+    return out
 
 
 def split_by_mode(submissions: Sequence[Submission]) -> dict[str, list[Submission]]:
@@ -151,33 +185,33 @@ def make_board(value: str, submissions: list[Submission], result: AggregateResul
             present.setdefault((s.name, b), set()).add(d)
     entries = [Entry(s, b, m, lab, frozenset(present.get((s, b), set())))
                for (s, b), m, lab in zip(keys, metas, _labels(keys, metas), strict=True)]
+    from geobench.aggregate.inputs import metric_transform
+
     metric_names: dict[str, str] = {}
     for s in submissions:
-        if "Metric" in s.rows.columns:
-            for d, m in s.rows[["dataset", "Metric"]].astype(str).drop_duplicates().itertuples(
-                    index=False, name=None):
-                metric_names.setdefault(d, m)
+        for d, m in s.rows[["dataset", "Metric"]].astype(str).drop_duplicates().itertuples(
+                index=False, name=None):
+            if d not in metric_names:
+                rule = metric_transform(d)  # the leaderboard scale (BioMassters: 1 - RMSE * k)
+                metric_names[d] = f"1 − {rule[0]} × {rule[1]:.4f}" if rule else m
     title = MODE_TITLES.get(value.lower(), value)
     return Board(key, value, title, result, entries, list(submissions), metric_names)
 
 
-def seed_arrays(scores: pd.DataFrame, entries: Sequence[Entry], datasets: Sequence[str]
+def seed_arrays(board: Board, datasets: Sequence[str]
                 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """label -> (seeds × datasets) normalized scores for the entries with every dataset and the
     same number of seeds on each; the others are returned with the reason they were left out."""
     arrays: dict[str, np.ndarray] = {}
     excluded: dict[str, str] = {}
-    ordered_scores = scores.sort_values(["submission", "backbone", "dataset", "Seed"], kind="mergesort")
-    cells = {k: g["score"].to_numpy(dtype=float) for k, g in
-             ordered_scores.groupby(["submission", "backbone", "dataset"], sort=False)}
-    for e in entries:
+    cells = board.seed_scores
+    for e in board.entries:
         missing = [d for d in datasets if (e.submission, e.backbone, d) not in cells]
         if missing:
             excluded[e.label] = "no results for " + ", ".join(missing)
             continue
-        cols = [cells[(e.submission, e.backbone, d)] for d in datasets]
-        lengths = {len(c) for c in cols}
-        if len(lengths) != 1:
+        cols = [np.array([s for _, _, s in cells[(e.submission, e.backbone, d)]]) for d in datasets]
+        if len({len(c) for c in cols}) != 1:
             excluded[e.label] = "unequal numbers of seeds across datasets"
             continue
         arr = np.stack(cols, axis=1)
@@ -194,7 +228,7 @@ def capability_plot_data(board: Board, datasets: Sequence[str], order: Sequence[
     computed by :mod:`geobench.aggregate.stats` on the entries with complete data, in ``order``."""
     from geobench.aggregate.stats import performance_profile, poi_matrix, rank_distribution
 
-    arrays, excluded = seed_arrays(board.result.scores, board.entries, datasets)
+    arrays, excluded = seed_arrays(board, datasets)
     labels = [lab for lab in order if lab in arrays]
     if len(labels) < 2:
         return CapabilityPlotData(labels, excluded, None, None, None, None)

@@ -31,7 +31,7 @@ from geobench.leaderboard.boards import (
 from geobench.leaderboard.models import ModelCatalog
 from geobench.leaderboard.pages import Site, render_site
 from geobench.leaderboard.render import esc
-from geobench.leaderboard.tables import ordered, records
+from geobench.leaderboard.tables import ordered
 
 if TYPE_CHECKING:
     from geobench.aggregate.inputs import Submission
@@ -117,7 +117,7 @@ def build_files(submissions: Sequence[Submission], *, title: str, mode: str = "d
         result = aggregate(part, mode=mode, reps=reps, normalizer=norm)
         board = make_board(value, part, result, catalog, keys)
         board.anchors = anchors
-        recs = records(result.capabilities)
+        recs = board.capability_records
         for cap in caps:
             if cap.display_name not in result.capabilities.columns:
                 continue

@@ -41,7 +41,6 @@ from geobench.leaderboard.tables import (
     poi_table,
     rank_capability,
     rank_table,
-    records,
     submission_rows,
 )
 
@@ -91,7 +90,7 @@ def _missing_items(site: Site, board: Board) -> list[str]:
     needed = [d for d in site.datasets if any(d in c.datasets for c in caps)]
     have = set().union(*(e.datasets for e in board.entries)) if board.entries else set()
     absent = [d for d in needed if d not in have]
-    recs = records(board.result.capabilities)
+    recs = board.capability_records
     items = []
     if absent:
         hit = [c.display_name for c in caps if any(d in c.datasets for d in absent)]
@@ -145,7 +144,7 @@ def index_page(site: Site) -> None:
 
 def _plots(site: Site, board: Board, cap: Capability) -> str:
     name, base = cap.display_name, f"{board.key}/plots/{cap.name}"
-    recs = records(board.result.capabilities)
+    recs = board.capability_records
     ci, pm = interval_columns(board, name)
     have = [e for e in board.entries if not is_missing(recs[(e.submission, e.backbone)].get(name))]
     have.sort(key=lambda e: (-float(recs[(e.submission, e.backbone)][name]), e.label))
@@ -214,8 +213,9 @@ def capability_page(site: Site, board: Board, cap: Capability) -> None:
     if items:
         parts.append(note("Missing data", items))
     parts += ["<h2>Normalized scores (×100)</h2>", site.table(scores, 1),
-              "<h2>Raw scores</h2>", '<p class="hint">IQM over seeds of each dataset\'s test metric, '
-              "before normalization.</p>", site.table(raw, 1), "<h2>Plots</h2>",
+              "<h2>Raw scores</h2>", '<p class="hint">IQM over seeds of each dataset\'s test metric '
+              "on the leaderboard scale, before normalization (BioMassters: 1 − RMSE × 0.2538, "
+              "higher is better).</p>", site.table(raw, 1), "<h2>Plots</h2>",
               _plots(site, board, cap)]
     site.emit(f"{board.key}/capability-{cap.name}.html", f"{cap.display_name} ({board.title})",
               "\n".join(parts), 1)
@@ -232,7 +232,7 @@ def dataset_page(site: Site, board: Board, dataset: str) -> None:
              f'<p class="lead">Metric: {esc(metric or "unknown")}. Capabilities: {cap_links}.</p>',
              '<p class="hint">Normalized IQM: the IQM over seeds of the normalized scores ×100 '
              "(normalizer min → 0, max → 100; values outside stay). Raw: IQM over seeds of the "
-             "test metric.</p>"]
+             "test metric on the leaderboard scale.</p>"]
     absent = [e for e in board.entries if dataset not in e.datasets]
     if absent:
         parts.append(note("Missing data", [

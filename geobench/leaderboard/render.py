@@ -137,7 +137,7 @@ def note(title: str, items: Iterable[str]) -> str:
 
 
 def figure(src: str, alt: str, caption: str) -> str:
-    return (f'<figure><a href="{esc(src)}"><img src="{esc(src)}" alt="{esc(alt)}" loading="lazy">'
+    return (f'<figure><a href="{esc(src)}"><img src="{esc(src)}" alt="{esc(alt)}">'
             f"</a><figcaption>{caption}</figcaption></figure>")
 
 

@@ -12,18 +12,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from geobench.capabilities import Capability
-from geobench.leaderboard.boards import Board, CapabilityPlotData, Entry, short_submission, slug
+from geobench.leaderboard.boards import (
+    Board,
+    CapabilityPlotData,
+    Entry,
+    short_submission,
+    slug,
+)
 from geobench.leaderboard.table import Column, Table, is_missing, json_value, rank_desc
 
 HIDDEN = ("backbone",)  # in the CSV/JSON, not shown (the Model column shows its display name)
-
-
-def records(df: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    """(submission, backbone) -> that row of an aggregate table, as a dict."""
-    out = {}
-    for rec in df.to_dict(orient="records"):
-        out[(str(rec["submission"]), str(rec["backbone"]))] = rec
-    return out
 
 
 def ordered(entries: Sequence[Entry], values: dict[tuple[str, str], Any]) -> list[Entry]:
@@ -80,7 +78,7 @@ def _why(e: Entry, cap: Capability) -> str:
 
 
 def overview_table(board: Board, caps: Sequence[Capability], by: Capability | None) -> Table:
-    recs = records(board.result.capabilities)
+    recs = board.capability_records
     values = {k: r.get(by.display_name) for k, r in recs.items()} if by else {}
     entries = ordered(board.entries, values)
     ranks = rank_desc([values.get((e.submission, e.backbone)) for e in entries])
@@ -111,9 +109,7 @@ def overview_table(board: Board, caps: Sequence[Capability], by: Capability | No
 
 def capability_tables(board: Board, cap: Capability, datasets: Sequence[str]) -> tuple[Table, Table]:
     """(normalized scores with the capability score, raw per-dataset IQM) for one capability."""
-    recs = records(board.result.capabilities)
-    norm = records(board.result.per_dataset)
-    raw = records(board.result.raw_per_dataset)
+    recs, norm, raw = board.capability_records, board.normalized_records, board.raw_records
     name = cap.display_name
     values = {k: r.get(name) for k, r in recs.items()}
     entries = ordered(board.entries, values)
@@ -146,27 +142,20 @@ def capability_tables(board: Board, cap: Capability, datasets: Sequence[str]) ->
 
 
 def dataset_table(board: Board, dataset: str) -> Table:
-    norm = records(board.result.per_dataset)
-    raw = records(board.result.raw_per_dataset)
-    scores = board.result.scores
-    scores = scores[scores["dataset"] == dataset]
-    per_seed: dict[tuple[str, str], list[tuple[Any, float]]] = {}
-    for rec in scores.sort_values("Seed", kind="mergesort").to_dict(orient="records"):
-        per_seed.setdefault((str(rec["submission"]), str(rec["backbone"])), []).append(
-            (rec["Seed"], rec["test metric"]))
+    norm, raw = board.normalized_records, board.raw_records
     values = {k: r.get(dataset) for k, r in norm.items()}
     entries = [e for e in ordered(board.entries, values) if dataset in e.datasets]
     ranks = rank_desc([values.get((e.submission, e.backbone)) for e in entries])
     rows = []
     for e, rank in zip(entries, ranks, strict=True):
         key = (e.submission, e.backbone)
-        seeds = per_seed.get(key, [])
+        seeds = board.seed_scores.get((*key, dataset), [])
         rows.append(_base(e, board) | {
             "rank": rank,
             "normalized": json_value(norm.get(key, {}).get(dataset)),
             "raw": json_value(raw.get(key, {}).get(dataset)),
             "seeds": len(seeds),
-            "seed_scores": "; ".join(f"{json_value(s)}: {float(v):.4f}" for s, v in seeds),
+            "seed_scores": "; ".join(f"{seed}: {raw_v:.4f}" for seed, raw_v, _ in seeds),
         })
     metric = board.metric_names.get(dataset, "test metric")
     cols = [

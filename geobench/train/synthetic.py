@@ -8,7 +8,8 @@ spectra by a fixed rule, so a model that reads them can reach the *attainable* s
 * multi-label: the set of classes present (each on a block) -> F1 1.0;
 * segmentation: the class of each pixel, classes on 8-pixel blocks -> mIoU 1.0 (noise 0.1 against
   signature gaps >= 0.5 in some band, so the per-block Bayes error is negligible);
-* regression: ``w · pixel`` (noise-free linear rule on the observed pixel) -> RMSE 0 / R² 1;
+* regression: ``w · pixel`` (noise-free linear rule on the observed pixel, ``w`` scaled so the
+  targets spread about 1) -> RMSE 0 / R² 1;
 * detection: squares of class k's signature on a background signature.
 
 Time series repeat the scene with fresh noise per step; ``variable_length`` pads some series with
@@ -69,7 +70,9 @@ class SyntheticTaskDataset(Dataset):
         sig_rng = np.random.default_rng(seed)
         k = num_classes + (1 if task in ("detection", "instance_segmentation") else 0)
         self.signatures = _signatures(sig_rng, max(k, 2), bands)
-        self.weights = sig_rng.normal(0.0, 1.0, size=bands).astype(np.float32) / np.sqrt(bands)
+        w = sig_rng.normal(0.0, 1.0, size=bands)
+        spread = float(np.std(self.signatures @ w)) or 1.0  # regression targets of unit scale
+        self.weights = (w / spread).astype(np.float32)
         self._seed = (seed, split_seed)
 
     def __len__(self) -> int:

@@ -11,10 +11,12 @@ None); a *target* is the bands a model was pretrained on (``geobench.models.spec
                 apart than the tolerance (Landsat ``B5`` is not Sentinel-2 ``B5``).
 ``wavelength``  else the source band whose centre wavelength is nearest, if within ``tolerance_nm``
                 (default 100 nm); ties go to the earlier source band.
-``sar``         a SAR target (``VV``/``VH``/``HH``/``HV``) with no same-named source, filled from the
-                source's SAR bands in order (e.g. a dataset's ``HH, HV`` into a model's ``VV, VH``).
+``sar``         a SAR target (``VV``/``VH``/``HH``/``HV``) with no same-named source: the source band of
+                the same polarisation (``VV_asc`` for ``VV``), else of the same co/cross type
+                (``HH`` for ``VV``), else the source's SAR bands in turn.
 ``sar_rgb``     the source has no optical band at all (SAR-only data) and the target is optical: the
-                target's red, green and blue channels receive ``VV, VH, VV`` (two SAR bands),
+                target's red, green and blue channels receive ``VV, VH, VV`` (co-polarised first,
+                whatever the dataset's order),
                 ``X, X, X`` (one band), the first two of several likewise; non-SAR channels without
                 a wavelength (e.g. a grey amplitude image) are used when no band is named as SAR,
                 elevation and masks never.
@@ -61,7 +63,9 @@ _NUMBERED = re.compile(r"^b0*(\d+)(a?)$")
 # model's colour channels by the SAR rule.
 _NOT_IMAGERY = frozenset({"dem", "elevation", "dsm", "dtm", "height", "slope", "aspect", "mask"})
 # A polarisation, optionally tagged with the orbit direction (``VV_asc``, ``dsc_vh``).
-_SAR_PATTERN = re.compile(r"^(asc|dsc|desc)?(vv|vh|hh|hv)(asc|dsc|desc)?$")
+# (a ratio such as ``VV/VH`` is a SAR channel too, but not a polarisation of its own).
+_SAR_PATTERN = re.compile(r"^(asc|dsc|desc)?(vv|vh|hh|hv)(vv|vh|hh|hv)?(asc|dsc|desc)?$")
+_CO_POL = ("vv", "hh")
 
 
 class BandLike(Protocol):
@@ -122,6 +126,40 @@ def is_sar_band(band: BandLike) -> bool:
     if band.wavelength_nm is not None:
         return False
     return _SAR_PATTERN.match(normalize_band_name(band.name)) is not None
+
+
+def is_non_imagery(band: BandLike) -> bool:
+    """True for channels that are not an image of the scene (elevation, masks)."""
+    return normalize_band_name(band.name) in _NOT_IMAGERY
+
+
+def _polarisation(band: BandLike) -> tuple[str, bool] | None:
+    """``(polarisation, is_ratio)`` of a SAR band name, e.g. ``VH_asc`` -> ``("vh", False)``."""
+    m = _SAR_PATTERN.match(normalize_band_name(band.name))
+    return None if m is None else (m.group(2), m.group(3) is not None)
+
+
+def _sar_order(source: Sequence[BandLike], sar_idx: list[int]) -> list[int]:
+    """SAR bands ordered co-polarised first (VV, HH), then cross-polarised, then ratios/unnamed."""
+    def rank(i: int) -> int:
+        pol = _polarisation(source[i])
+        if pol is None or pol[1]:
+            return 2
+        return 0 if pol[0] in _CO_POL else 1
+    return sorted(sar_idx, key=lambda i: (rank(i), i))
+
+
+def _pick_sar(source: Sequence[BandLike], sar_idx: list[int], target: BandLike,
+              seen: int) -> int:
+    """The SAR source for a SAR target: same polarisation, else same co/cross type, else cyclic."""
+    want = normalize_band_name(target.name)
+    pols = {i: _polarisation(source[i]) for i in sar_idx}
+    for same in (lambda p: p[0] == want, lambda p: (p[0] in _CO_POL) == (want in _CO_POL)):
+        for i in sar_idx:
+            p = pols[i]
+            if p is not None and not p[1] and same(p):
+                return i
+    return sar_idx[seen % len(sar_idx)]
 
 
 def _gap(a: float | None, b: float | None) -> float | None:
@@ -186,7 +224,7 @@ def match_bands(
                 if gap is not None and gap <= tolerance_nm:
                     chosen = (best, "wavelength")
             elif t.wavelength_nm is None and tkey in _SAR_NAMES and sar_idx:
-                chosen = (sar_idx[sar_targets_seen % len(sar_idx)], "sar")
+                chosen = (_pick_sar(source, sar_idx, t, sar_targets_seen), "sar")
         if t.wavelength_nm is None and tkey in _SAR_NAMES:
             sar_targets_seen += 1
         plan.append(make(t, *chosen))
@@ -201,8 +239,8 @@ def _fill_sar_rgb(plan: list[BandMatch], source: Sequence[BandLike], target: Seq
                   sar_idx: list[int], make: Callable[[BandLike, int | None, MatchReason], BandMatch],
                   ) -> None:
     """SAR-only source into an optical model: red, green, blue <- VV, VH, VV (in place)."""
-    pool = sar_idx or [i for i, b in enumerate(source) if b.wavelength_nm is None
-                       and normalize_band_name(b.name) not in _NOT_IMAGERY]
+    pool = _sar_order(source, sar_idx) or [i for i, b in enumerate(source)
+                                           if b.wavelength_nm is None and not is_non_imagery(b)]
     if not pool:
         return
     pattern = [pool[0], pool[1], pool[0]] if len(pool) >= 2 else [pool[0]] * 3

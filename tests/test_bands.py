@@ -203,3 +203,58 @@ def test_unknown_modality_suggests_names() -> None:
 def test_no_usable_band_is_an_error() -> None:
     with pytest.raises(ModelError, match="none of the bands"):
         plan_bands(get_spec("resnet50"), {"dem": [Band("DEM")]})
+
+
+def test_co_polarisation_goes_first_whatever_the_dataset_order() -> None:
+    vh_first = [Band("VH"), Band("VV")]  # so2sat's order
+    assert [m.source for m in match_bands(vh_first, bs.RGB)] == ["VV", "VH", "VV"]
+    asc = [Band("VV_asc"), Band("VH_asc"), Band("VV/VH_asc")]  # pastis s1a
+    assert plan_of(match_bands(asc, bs.S1_GRD)) == [("VV", "VV_asc", "sar"),
+                                                    ("VH", "VH_asc", "sar")]
+    assert is_sar_band(Band("VV/VH_asc"))
+
+
+# ---- the real catalogue: every dataset x every model has a plan ------------------------------
+
+
+def _manifests():  # type: ignore[no-untyped-def]
+    from geobench.manifest import load_all
+
+    return load_all()
+
+
+@pytest.mark.parametrize("as_modality", [True, False], ids=["modality", "band-lists"])
+def test_every_dataset_has_a_plan_for_every_model(as_modality: bool) -> None:
+    from geobench.models.registry import list_models
+
+    manifests = _manifests()
+    assert len(manifests) == 19
+    for ds, man in manifests.items():
+        mods = {m.name: (m if as_modality else list(m.bands)) for m in man.modalities}
+        for key in list_models():
+            plan = plan_bands(get_spec(key), mods)
+            fed = [s for srcs in plan.sources.values() for s in srcs if s.modality is not None]
+            assert fed, (ds, key)
+
+
+@pytest.mark.parametrize("as_modality", [True, False], ids=["modality", "band-lists"])
+def test_sar_datasets_from_the_catalogue(as_modality: bool) -> None:
+    man = _manifests()
+
+    def mods(ds: str) -> dict:  # type: ignore[type-arg]
+        return {m.name: (m if as_modality else list(m.bands)) for m in man[ds].modalities}
+
+    caffe = mods("caffe")
+    assert [m.source for m in plan_bands(get_spec("resnet50"), caffe).matches["optical"]] == \
+        ["img/gray"] * 3
+    tm = plan_bands(get_spec("terramind"), caffe)
+    assert list(tm.sources) == ["S1GRD"]
+    dofa = plan_bands(get_spec("dofa"), caffe)
+    assert dofa.wavelengths_um("optical") == [pytest.approx(5.405)]
+    so2sat = plan_bands(get_spec("resnet50"), mods("so2sat"), ["s1"])
+    assert [m.source for m in so2sat.matches["optical"]] == ["s1/VV", "s1/VH", "s1/VV"]
+    pastis = plan_bands(get_spec("terramind_v1_large"), mods("pastis"), ["s1a", "s2"])
+    assert [m.source for m in pastis.matches["S1GRD"]] == ["s1a/VV_asc", "s1a/VH_asc"]
+    kuro = plan_bands(get_spec("clay"), mods("kuro_siwo"), ["sar", "dem"])
+    assert [m.source for m in kuro.matches["optical"]] == ["sar/vv", "sar/vh"]
+    assert "dem/dem: no wavelength and not SAR" in kuro.ignored

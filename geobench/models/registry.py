@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from geobench.bands import (
     BandMatch,
     identity_plan,
+    is_non_imagery,
     is_sar_band,
     match_bands,
     wavelength_plan,
@@ -70,10 +71,17 @@ def _is_optical(bands: Sequence[Any], kind: str | None) -> bool:
     return any(b.wavelength_nm is not None for b in bands)
 
 
-def _is_sar(bands: Sequence[Any], kind: str | None) -> bool:
+def _sar_flags(bands: Sequence[Any], kind: str | None) -> list[bool]:
+    """Which bands of a modality are radar: its kind when known; else by name, and every imagery
+    channel of a modality without any wavelength (a grey SAR amplitude image, a VV/VH ratio)."""
     if kind is not None:
-        return kind == "sar"
-    return bool(bands) and all(is_sar_band(b) for b in bands)
+        return [kind == "sar"] * len(bands)
+    no_optical = all(b.wavelength_nm is None for b in bands)
+    return [is_sar_band(b) or (no_optical and not is_non_imagery(b)) for b in bands]
+
+
+def _is_sar(bands: Sequence[Any], kind: str | None) -> bool:
+    return bool(bands) and all(_sar_flags(bands, kind))
 
 
 def default_modalities(spec: ModelSpec, dataset: Mapping[str, Any]) -> list[str]:
@@ -117,10 +125,10 @@ def plan_bands(spec: ModelSpec, dataset_modalities: Mapping[str, Any],
         bands, labels, sar, where = [], [], [], []
         for m in mods:
             mb, kind = info[m]
+            sar += _sar_flags(mb, kind)
             for i, b in enumerate(mb):
                 bands.append(b)
                 labels.append(f"{m}/{b.name}")
-                sar.append(kind == "sar" if kind is not None else is_sar_band(b))
                 where.append((m, i))
         return bands, labels, sar, where
 

@@ -294,3 +294,14 @@ def test_dataset_level_bootstrap_widens_intervals(official_dir: Path) -> None:
     pd.testing.assert_series_equal(seeds["Core"], both["Core"])  # same points
     assert ((both["Core ci_high"] - both["Core ci_low"])
             > (seeds["Core ci_high"] - seeds["Core ci_low"])).all()
+
+
+def test_intervals_do_not_depend_on_the_other_inputs(official_dir: Path) -> None:
+    """Each backbone's resamples come from its own stream (seed, submission, backbone)."""
+    a = load_input(official_dir / FULL[1])
+    b = load_input(official_dir / FROZEN)
+    alone = aggregate([a], reps=500, seed=11).capabilities
+    both = aggregate([b, a], reps=500, seed=11).capabilities
+    pd.testing.assert_frame_equal(both[both["submission"] == FULL[1]].reset_index(drop=True), alone)
+    other = aggregate([a], reps=500, seed=12).capabilities
+    assert not np.allclose(other["Core ci_low"], alone["Core ci_low"])

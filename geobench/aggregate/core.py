@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,6 +116,11 @@ def _per_dataset(scores: pd.DataFrame, keys: pd.DataFrame, column: str) -> pd.Da
     return _wide(long, keys, columns)
 
 
+def _workers(n_items: int) -> int:
+    """Threads for the per-backbone bootstrap (numpy releases the GIL in its loops)."""
+    return max(1, min(n_items, os.cpu_count() or 1, 8))
+
+
 def _missing_note(sub: str, cap: str, backbones: list[str], lacking: set[str]) -> str:
     who = backbones[0] if len(backbones) == 1 else f"{len(backbones)} backbones"
     return (f"{sub}: {cap} not computed for {who} (missing dataset(s): "
@@ -126,7 +133,6 @@ def _default_mode(scores: pd.DataFrame, keys: pd.DataFrame, reps: int, seed: int
     from geobench.aggregate.stats import iqm
 
     caps = _capabilities()
-    rng = np.random.default_rng(seed)
     n_keys = len(keys)
     point = np.full((n_keys, len(caps)), np.nan)
     low, high = point.copy(), point.copy()
@@ -155,20 +161,21 @@ def _default_mode(scores: pd.DataFrame, keys: pd.DataFrame, reps: int, seed: int
             point[row, c] = float(iqm(np.concatenate([by_ds[d] for d in datasets]), axis=None))
         if jobs:
             plan.append((row, names, jobs))
-    n_jobs = sum(len(j) for _, _, j in plan)
-    dist = np.empty((n_jobs, reps))  # every bootstrap distribution, one row per (backbone, cap)
-    at = 0
-    for row, names, jobs in plan:
+    def run(item: tuple[int, list[str], list[tuple[int, list[int]]]]) -> np.ndarray:
+        """One backbone: its capabilities' bootstrap distributions -> (caps, 2) interval bounds.
+        Its random stream depends only on (seed, submission, backbone), so results do not
+        depend on the other inputs or on the order the backbones run in."""
+        row, names, jobs = item
         sub, bb = keys.iloc[row]["submission"], keys.iloc[row]["backbone"]
+        rng = np.random.default_rng([seed, zlib.crc32(f"{sub}\0{bb}".encode())])
         strata = [per_key[(sub, bb)][d] for d in names]
-        bootstrap_groups(strata, [g for _, g in jobs], reps, rng, 0.25, unit,
-                         out=dist[at:at + len(jobs)])
-        at += len(jobs)
-    if n_jobs:
-        q = quantiles(dist, [(1 - ci) / 2, (1 + ci) / 2])
-        cells = [(row, c) for row, _, jobs in plan for c, _ in jobs]
-        for (row, c), (lo, hi) in zip(cells, q, strict=True):
-            low[row, c], high[row, c] = lo, hi
+        dist = bootstrap_groups(strata, [g for _, g in jobs], reps, rng, 0.25, unit)
+        return quantiles(dist, [(1 - ci) / 2, (1 + ci) / 2])
+
+    with ThreadPoolExecutor(max_workers=_workers(len(plan))) as pool:
+        for (row, _, jobs), q in zip(plan, pool.map(run, plan), strict=True):
+            for (c, _), (lo, hi) in zip(jobs, q, strict=True):
+                low[row, c], high[row, c] = lo, hi
     for (sub, cap), per_bb in lacking.items():
         union = set().union(*per_bb.values())
         notes.append(_missing_note(sub, cap, sorted(per_bb), union))
@@ -219,7 +226,9 @@ def aggregate(submissions: list[Submission], mode: str = "default",
             leaderboard's mean/SEM over its seeded resamples).
         normalizer: bounds per dataset; ``None``: the shipped official normalizer.
         reps: bootstrap resamples; ``None``: 10,000 (default) or 100 (official).
-        seed: seed of the default mode's ``np.random.Generator`` (official mode uses its own).
+        seed: seed of the default mode: each backbone resamples from its own generator seeded
+            by (seed, submission, backbone), so its interval does not depend on the other
+            inputs (official mode uses the leaderboard's fixed random states).
         ci: interval coverage (default mode).
         unit: ``seeds`` (stratified within datasets) or ``datasets`` (datasets, then seeds).
 

@@ -163,9 +163,9 @@ class TrimmedMeanPlan:
         if self.n == 1:
             out[...] = self.vmax
             return
-        np.add(weighted, self.const, out=out, dtype=np.float64)
-        out *= -1.0 / (self.n - 2 * self.k)
-        out += self.vmax
+        scale = -1.0 / (self.n - 2 * self.k)
+        np.multiply(weighted, scale, out=out, dtype=np.float64)
+        out += self.vmax + self.const * scale
 
 
 def weighted_gaps(counts: np.ndarray, plan: TrimmedMeanPlan, cum: np.ndarray, h: np.ndarray,

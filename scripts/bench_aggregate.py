@@ -49,6 +49,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of the full aggregation")
     args = ap.parse_args()
 
+    import pandas  # noqa: F401  (imported before timing: the load figure is parsing only)
+
     from geobench.aggregate.core import aggregate
     from geobench.aggregate.inputs import load_inputs
     from geobench.aggregate.stats import bootstrap_many
@@ -77,7 +79,7 @@ def main() -> int:
     print(f"geobench.aggregate default mode: {len(subs)} official submissions, {n_bb} backbones, "
           f"{result.scores['dataset'].nunique()} datasets, {len(caps)} capabilities "
           f"({n_ci} backbone × capability intervals), {args.reps:,} resamples each")
-    print(f"  load inputs                 {t_load:.2f} s")
+    print(f"  load inputs (3 CSVs)        {t_load:.2f} s")
     print(f"  aggregate (wall)            min {min(walls):.2f} s, median {statistics.median(walls):.2f} s "
           f"over {args.repeat} runs   [target <= 2 s]")
     print(f"  aggregate (CPU)             min {min(cpus):.2f} s, median {statistics.median(cpus):.2f} s")

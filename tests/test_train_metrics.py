@@ -13,7 +13,7 @@ from torchmetrics.functional.classification import (
 )
 
 from geobench.manifest import METRIC_FOR_TASK, MetricTransform
-from geobench.train import TaskSpec, TaskMetrics, leaderboard_value
+from geobench.train import TaskMetrics, TaskSpec, leaderboard_value
 
 BIOMASSTERS = MetricTransform(kind="one_minus_scaled", scale=0.2537951171398163)
 

@@ -80,7 +80,8 @@ class DetectionTaskModel(_FreezableEncoderMixin):
         self.task = spec.task
         self._layout: list[tuple[str, int | None, int]] = []
         self._time_mask: torch.Tensor | None = None
-        self.backbone = _EncoderFPN(self, list(encoder.channels), list(encoder.reductions))
+        enc: Any = encoder
+        self.backbone = _EncoderFPN(self, list(enc.channels), list(enc.reductions))
         n_maps = self.backbone.levels + 1  # + the max-pooled extra level
         anchors = AnchorGenerator(sizes=tuple((32 * 2**i,) for i in range(n_maps)),
                                   aspect_ratios=((0.5, 1.0, 2.0),) * n_maps)
@@ -111,7 +112,7 @@ class DetectionTaskModel(_FreezableEncoderMixin):
                 parts.append(v)
         stacked = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
         c = stacked.shape[1]
-        transform = self.detector.transform  # identity normalisation for c channels
+        transform: Any = self.detector.transform  # identity normalisation for c channels
         transform.image_mean = [0.0] * c
         transform.image_std = [1.0] * c
         self._layout, self._time_mask = layout, time_mask

@@ -86,7 +86,14 @@ def _as_config(config: Any) -> FinetuneConfig:
     if isinstance(config, str):
         return FinetuneConfig(mode=config)  # type: ignore[arg-type]
     if isinstance(config, dict):
-        return FinetuneConfig(**{k: tuple(v) if k == "lora_targets" else v for k, v in config.items()})
+        unknown = sorted(set(config) - {"mode", "lora_rank", "lora_alpha", "lora_targets"})
+        if unknown:
+            raise ConfigError(f"finetune: unknown key(s) {', '.join(unknown)}; allowed: mode, "
+                              "lora_rank, lora_alpha, lora_targets")
+        return FinetuneConfig(mode=config.get("mode", "full"),
+                              lora_rank=int(config.get("lora_rank", 8)),
+                              lora_alpha=float(config.get("lora_alpha", 16.0)),
+                              lora_targets=tuple(config.get("lora_targets", ())))
     raise ConfigError(f"finetune must be 'full', 'frozen', 'lora' or a FinetuneConfig, got {config!r}")
 
 

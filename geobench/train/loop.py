@@ -124,7 +124,7 @@ class Stepper:
             torch.backends.cudnn.allow_tf32 = True
         self.model = model.to(self.device)
         if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.detection = spec.task in DETECTION_TASKS
         self.forward: Callable[..., Any] = self.model
         if config.compile and not self.detection:
@@ -132,8 +132,9 @@ class Stepper:
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
             raise ConfigError("the model has no trainable parameters")
+        extra: dict[str, Any] = {"fused": True} if cuda else {}
         self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay,
-                                           **({"fused": True} if cuda else {}))
+                                           **extra)
         micro = config.micro_batch_size or config.batch_size
         self.micro_batch = min(micro, config.batch_size)
         self.accumulate = max(1, math.ceil(config.batch_size / self.micro_batch))
@@ -149,7 +150,7 @@ class Stepper:
         with self.autocast():
             if self.detection:
                 losses = self.forward(batch["inputs"], batch["target"], batch.get("time_mask"))
-                return sum(losses.values())  # type: ignore[return-value]
+                return sum(losses.values())
             out = self.forward(batch["inputs"], batch.get("time_mask"))
         return task_loss(self.spec.task, out, batch, self.spec.ignore_index)
 
@@ -211,7 +212,7 @@ def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _restore(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
-    live = {f"p:{n}": p for n, p in model.named_parameters()}
+    live: dict[str, torch.Tensor] = {f"p:{n}": p for n, p in model.named_parameters()}
     live.update({f"b:{n}": b for n, b in model.named_buffers()})
     with torch.no_grad():
         for k, v in state.items():

@@ -103,12 +103,13 @@ class TaskModel(_FreezableEncoderMixin):
         self.encoder = encoder
         self.spec = spec
         self.task = spec.task
-        channels = list(encoder.channels)
+        enc: Any = encoder
+        channels, reductions = list(enc.channels), list(enc.reductions)
         if spec.task in ("classification", "multilabel_classification"):
             self.head: nn.Module = LinearClassificationHead(channels[-1], spec.num_classes)
             self.neck: nn.Module | None = None
         else:
-            self.neck = PyramidNeck(channels, list(encoder.reductions))
+            self.neck = PyramidNeck(channels, reductions)
             outputs = spec.num_classes if spec.task == "segmentation" else 1
             self.head = UNetDecoder(self.neck.out_channels, self.neck.out_reductions, outputs,
                                     decoder_channels)

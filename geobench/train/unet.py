@@ -14,6 +14,7 @@ the per-pixel outputs (class logits for segmentation, one channel for regression
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -55,7 +56,7 @@ class PyramidNeck(nn.Module):
         if len(channels) != len(reductions) or not channels:
             raise ModelError(f"encoder declares {len(channels)} channel entries and "
                              f"{len(reductions)} reductions; they must match and be non-empty")
-        self.identity = all(b > a for a, b in zip(reductions, reductions[1:], strict=False))
+        self.identity = all(b > a for a, b in itertools.pairwise(reductions))
         self.resamplers = nn.ModuleList()
         if self.identity:
             self.out_channels, self.out_reductions = channels, reductions

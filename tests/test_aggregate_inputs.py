@@ -305,3 +305,19 @@ def test_intervals_do_not_depend_on_the_other_inputs(official_dir: Path) -> None
     pd.testing.assert_frame_equal(both[both["submission"] == FULL[1]].reset_index(drop=True), alone)
     other = aggregate([a], reps=500, seed=12).capabilities
     assert not np.allclose(other["Core ci_low"], alone["Core ci_low"])
+
+
+def test_shared_resamples_give_each_backbones_own_bootstrap(official_dir: Path) -> None:
+    """The leaderboard's common random numbers vs an independent bootstrap of one array."""
+    from geobench.aggregate.stats import bootstrap_many
+
+    result = aggregate([load_input(official_dir / FROZEN)], reps=20_000, seed=5)
+    cap = next(c for c in official_capabilities() if c.display_name == "Pixel-wise")
+    s = result.scores[result.scores["backbone"] == "dinov3_vitl16"]
+    arr = np.stack([s[s.dataset == d].sort_values("Seed")["score"].to_numpy() for d in cap.datasets],
+                   axis=1)
+    point, lo, hi = bootstrap_many({"x": arr}, 20_000, np.random.default_rng(0))["x"]
+    row = result.capabilities.set_index("backbone").loc["dinov3_vitl16"]
+    assert row["Pixel-wise"] == pytest.approx(point, abs=1e-12)
+    assert row["Pixel-wise ci_low"] == pytest.approx(lo, abs=0.002)
+    assert row["Pixel-wise ci_high"] == pytest.approx(hi, abs=0.002)

@@ -3,7 +3,11 @@
 ``default`` mode: per (submission, backbone) and capability, the IQM of all normalized
 (dataset, seed) scores, with a stratified bootstrap percentile interval (seeds resampled within
 each dataset; ``unit="datasets"`` also resamples datasets). Columns ``<Cap>``, ``<Cap> ci_low``,
-``<Cap> ci_high``.
+``<Cap> ci_high``. The seed resamples are common random numbers: replicate ``b`` draws the same
+seed positions of dataset ``d`` for every backbone (and every capability) that has ``n`` seeds
+on it, from a generator seeded by (seed, d, n). Each backbone's interval is still exactly its own
+stratified bootstrap; it depends on nothing but the seed and its own scores, and the counts are
+drawn once for the whole leaderboard.
 
 ``official`` mode: the published leaderboard's computation (:mod:`geobench.aggregate.official`).
 Columns ``<Cap>``, ``<Cap> sem``.
@@ -116,6 +120,25 @@ def _per_dataset(scores: pd.DataFrame, keys: pd.DataFrame, column: str) -> pd.Da
     return _wide(long, keys, columns)
 
 
+def _shared_counts(per_key: dict[tuple[str, str], dict[str, np.ndarray]], reps: int, seed: int
+                   ) -> tuple[np.ndarray, dict[tuple[str, int], np.ndarray]]:
+    """Seed-resample counts shared by every backbone: one block per (dataset, number of seeds),
+    each from its own generator seeded by (seed, dataset, n). A backbone's interval therefore
+    depends only on the seed and its own scores (not on the other inputs), and the counts are
+    drawn once for the whole leaderboard instead of once per backbone."""
+    from geobench.aggregate.resample import count_dtype, resample_counts
+
+    kinds = sorted({(d, len(v)) for by_ds in per_key.values() for d, v in by_ds.items()})
+    dtype = count_dtype(max(n for _, n in kinds))
+    blocks, rows_of, at = [], {}, 0
+    for d, n in kinds:
+        rng = np.random.default_rng([seed, zlib.crc32(d.encode()), n])
+        blocks.append(resample_counts([n], reps, rng, dtype))
+        rows_of[(d, n)] = np.arange(at, at + n)
+        at += n
+    return np.concatenate(blocks), rows_of
+
+
 def _workers(n_items: int) -> int:
     """Threads for the per-backbone bootstrap (numpy releases the GIL in its loops)."""
     return max(1, min(n_items, os.cpu_count() or 1, 8))
@@ -161,15 +184,21 @@ def _default_mode(scores: pd.DataFrame, keys: pd.DataFrame, reps: int, seed: int
             point[row, c] = float(iqm(np.concatenate([by_ds[d] for d in datasets]), axis=None))
         if jobs:
             plan.append((row, names, jobs))
+    shared, rows_of = _shared_counts(per_key, reps, seed) if unit == "seeds" else (None, {})
+
     def run(item: tuple[int, list[str], list[tuple[int, list[int]]]]) -> np.ndarray:
-        """One backbone: its capabilities' bootstrap distributions -> (caps, 2) interval bounds.
-        Its random stream depends only on (seed, submission, backbone), so results do not
-        depend on the other inputs or on the order the backbones run in."""
+        """One backbone: its capabilities' bootstrap distributions -> (caps, 2) interval bounds."""
         row, names, jobs = item
         sub, bb = keys.iloc[row]["submission"], keys.iloc[row]["backbone"]
-        rng = np.random.default_rng([seed, zlib.crc32(f"{sub}\0{bb}".encode())])
         strata = [per_key[(sub, bb)][d] for d in names]
-        dist = bootstrap_groups(strata, [g for _, g in jobs], reps, rng, 0.25, unit)
+        groups = [g for _, g in jobs]
+        if shared is not None:
+            where = [rows_of[(d, len(v))] for d, v in zip(names, strata, strict=True)]
+            dist = bootstrap_groups(strata, groups, reps, None, 0.25, unit, counts=shared,
+                                    strata_rows=where)
+        else:
+            rng = np.random.default_rng([seed, zlib.crc32(f"{sub}\0{bb}".encode())])
+            dist = bootstrap_groups(strata, groups, reps, rng, 0.25, unit)
         return quantiles(dist, [(1 - ci) / 2, (1 + ci) / 2])
 
     with ThreadPoolExecutor(max_workers=_workers(len(plan))) as pool:
@@ -226,9 +255,9 @@ def aggregate(submissions: list[Submission], mode: str = "default",
             leaderboard's mean/SEM over its seeded resamples).
         normalizer: bounds per dataset; ``None``: the shipped official normalizer.
         reps: bootstrap resamples; ``None``: 10,000 (default) or 100 (official).
-        seed: seed of the default mode: each backbone resamples from its own generator seeded
-            by (seed, submission, backbone), so its interval does not depend on the other
-            inputs (official mode uses the leaderboard's fixed random states).
+        seed: seed of the default mode (see the module docstring: a backbone's interval does
+            not depend on the other inputs); official mode uses the leaderboard's fixed random
+            states.
         ci: interval coverage (default mode).
         unit: ``seeds`` (stratified within datasets) or ``datasets`` (datasets, then seeds).
 

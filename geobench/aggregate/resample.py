@@ -196,8 +196,10 @@ def _group_rows(sizes: Sequence[int], group: Sequence[int]) -> tuple[np.ndarray,
 
 
 def bootstrap_groups(strata: Sequence[np.ndarray], groups: Sequence[Sequence[int]], reps: int,
-                     rng: np.random.Generator, trim: float = 0.25, unit: str = "seeds",
-                     chunk: int = CHUNK, out: np.ndarray | None = None) -> np.ndarray:
+                     rng: np.random.Generator | None, trim: float = 0.25, unit: str = "seeds",
+                     chunk: int = CHUNK, out: np.ndarray | None = None,
+                     counts: np.ndarray | None = None,
+                     strata_rows: Sequence[np.ndarray] | None = None) -> np.ndarray:
     """Bootstrap distribution of the trimmed mean of each group of strata: ``(len(groups), reps)``
     float64, written into ``out`` if given.
 
@@ -206,14 +208,24 @@ def bootstrap_groups(strata: Sequence[np.ndarray], groups: Sequence[Sequence[int
     within the stratum, one resample shared by all groups of a replicate; with
     ``unit="datasets"`` each group's strata are drawn with replacement and then their scores
     (all strata of a group must then have the same size). Inputs are assumed checked.
+
+    Seeds unit only: ``counts`` (``(rows, reps)``, e.g. from :func:`resample_counts`) and
+    ``strata_rows[s]`` (the rows of stratum ``s`` in it) supply the resamples instead of ``rng``,
+    so several models can share them (common random numbers: each model's distribution is
+    still its own stratified bootstrap).
     """
     sizes = [len(s) for s in strata]
     values = np.concatenate([np.asarray(s, dtype=np.float64) for s in strata])
+    if counts is not None:
+        if unit != "seeds" or strata_rows is None:
+            raise ValueError("shared counts need unit='seeds' and strata_rows")
+        where = np.concatenate([np.asarray(r) for r in strata_rows])  # value -> counts row
     plans = []
     for g in groups:
         rows, sid = _group_rows(sizes, g)
         if unit == "seeds":
-            plans.append(TrimmedMeanPlan.build(values[rows], rows, trim, sid))
+            src = where[rows] if counts is not None else rows
+            plans.append(TrimmedMeanPlan.build(values[rows], src, trim, sid))
         else:
             plans.append(TrimmedMeanPlan.build(values[rows], np.arange(len(rows)), trim))
     if out is None:
@@ -227,14 +239,22 @@ def bootstrap_groups(strata: Sequence[np.ndarray], groups: Sequence[Sequence[int
         r = min(chunk, reps - c0)
         if r < cum.shape[1]:  # last, shorter chunk: contiguous buffers of its width
             cum, h, weighted = cum[:, :r].copy(), h[:, :r].copy(), weighted[:r].copy()
-        if unit == "seeds":
-            counts = resample_counts(sizes, r, rng, dtype)
+        if counts is not None:
+            block = counts[:, c0:c0 + r]
+        elif unit == "seeds":
+            block = resample_counts(sizes, r, _rng(rng), dtype)
         for i, (g, plan) in enumerate(zip(groups, plans, strict=True)):
             if unit != "seeds":
-                counts = resample_counts_datasets(sizes[g[0]], len(g), r, rng, dtype)
-            weighted_gaps(counts, plan, cum, h, weighted)
+                block = resample_counts_datasets(sizes[g[0]], len(g), r, _rng(rng), dtype)
+            weighted_gaps(block, plan, cum, h, weighted)
             plan.finish(weighted, out[i, c0:c0 + r])
     return out
+
+
+def _rng(rng: np.random.Generator | None) -> np.random.Generator:
+    if rng is None:
+        raise ValueError("bootstrap_groups needs rng unless shared counts are given")
+    return rng
 
 
 def quantiles(dist: np.ndarray, qs: Sequence[float]) -> np.ndarray:

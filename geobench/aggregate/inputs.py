@@ -70,12 +70,21 @@ def metric_transform(dataset: str) -> tuple[str, float] | None:
     return (m.metric, float(t.scale))
 
 
+def _transform_candidates(rows: pd.DataFrame) -> list[str]:
+    """Datasets of ``rows`` that may have a metric transform: those reported with the regression
+    metric (the only lower-is-better one), so only their manifests are read."""
+    from geobench.manifest import METRIC_FOR_TASK
+
+    sel = rows["Metric"].astype(str) == METRIC_FOR_TASK["regression"]
+    return sorted(rows.loc[sel, "dataset"].astype(str).unique())
+
+
 def to_leaderboard_scale(rows: pd.DataFrame) -> pd.DataFrame:
     """Raw results rows -> leaderboard scale (a copy): ``test metric`` of every dataset with a
     metric transform becomes ``1 − raw × scale``; ``Metric`` keeps the raw metric's name, as in
     the official CSVs. Apply it once, to rows that hold raw metrics only."""
     out = rows.copy()
-    for ds in out["dataset"].astype(str).unique():
+    for ds in _transform_candidates(out):
         t = metric_transform(ds)
         if t is None:
             continue
@@ -113,7 +122,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def _check_scale(rows: pd.DataFrame, where: str, at: Any) -> None:
     """Leaderboard-scale values of transformed metrics are ``1 − raw × s <= 1``."""
-    for ds in rows["dataset"].unique():
+    for ds in _transform_candidates(rows):
         t = metric_transform(ds)
         if t is None:
             continue

@@ -43,6 +43,10 @@ def test_check_builds_runs_and_reports(capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     assert "smoke: ok" in out and "backbone params 352,800" in out
     assert "(2, 16, 16, 16), (2, 32, 8, 8), (2, 64, 4, 4), (2, 128, 2, 2)" in out
+    # one forward pass per task type through the protocol's heads
+    assert "classification (2, 3)" in out and "segmentation (2, 3, 64, 64)" in out
+    assert "regression (2, 64, 64)" in out
+    assert "instance_segmentation 2 images x {boxes,labels,masks,scores}" in out
     assert "all 1 ok" in out
 
 
@@ -55,7 +59,7 @@ def test_check_fails_with_status_one(monkeypatch: pytest.MonkeyPatch,
     wrong = dataclasses.replace(get_spec("smoke"), backbone_params=1)
     monkeypatch.setitem(registry._BY_KEY, "smoke", wrong)
     assert catalog  # the stored count differs from the built one: the check must say so
-    assert main(["check", "smoke"]) == 1
+    assert main(["check", "--features-only", "smoke"]) == 1
     captured = capsys.readouterr()
     assert "FAIL: backbone params 352,800 != stored 1" in captured.out
     assert "1 of 1 failed: smoke" in captured.err

@@ -1,7 +1,8 @@
 """``python -m geobench.models``: list the model registry, or check that models build and run.
 
     python -m geobench.models                  # table: key, family, params, bands, tasks
-    python -m geobench.models check KEY ...    # build offline (random init), one forward pass
+    python -m geobench.models check KEY ...    # build offline (random init), forward passes:
+                                               # features, then each task type's head
     python -m geobench.models check all        # every registry model
     python -m geobench.models plan KEY s2=B02,B03,B04,B08   # show the band plan for some bands
 
@@ -14,9 +15,16 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from geobench.cli import main_guard
 from geobench.errors import ModelError
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from geobench.models.encoder import Encoder
+    from geobench.models.spec import ModelSpec
 
 # Bands of the built-in check inputs: a Sentinel-2 L2A modality (12 bands) and Sentinel-1 GRD.
 _S2 = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
@@ -51,8 +59,33 @@ def list_table(pattern: str = "*") -> str:
     return "\n".join(lines)
 
 
-def check_model(key: str, size: int | None = None, *, s1: bool = True) -> tuple[bool, str]:
-    """Build ``key`` offline with random weights and run one forward pass; ``(ok, report)``."""
+def _task_outputs(enc: Encoder, spec: ModelSpec, inputs: dict[str, Tensor],
+                  side: int) -> tuple[list[str], list[str]]:
+    """One forward pass of the protocol's head for every task type of the model."""
+    import torch
+
+    from geobench.train.task_model import TaskSpec, build_task_model
+
+    lines, problems = [], []
+    for task in spec.task_types:
+        model = build_task_model(enc, TaskSpec(task=task, num_classes=3, image_size=(side, side)))
+        model.eval()
+        with torch.no_grad():
+            out = model(inputs)
+        if isinstance(out, torch.Tensor):
+            lines.append(f"{task} {tuple(out.shape)}")
+            if not torch.isfinite(out).all():
+                problems.append(f"{task}: non-finite output")
+        else:  # detection: one dict per image
+            keys = ",".join(sorted(out[0]))
+            lines.append(f"{task} {len(out)} images x {{{keys}}}")
+    return lines, problems
+
+
+def check_model(key: str, size: int | None = None, *, s1: bool = True,
+                tasks: bool = True) -> tuple[bool, str]:
+    """Build ``key`` offline with random weights and run one forward pass (and one per task
+    type through the protocol's heads when ``tasks``); return ``(ok, report)``."""
     import torch
 
     from geobench.models.encoder import count_params
@@ -84,9 +117,14 @@ def check_model(key: str, size: int | None = None, *, s1: bool = True) -> tuple[
         problems.append(f"{len(feats)} feature maps, spec declares {len(enc.channels)}")
     if params != spec.backbone_params:
         problems.append(f"backbone params {params:,} != stored {spec.backbone_params:,}")
+    task_lines: list[str] = []
+    if tasks:
+        task_lines, task_problems = _task_outputs(enc, spec, inputs, side)
+        problems += task_problems
     status = "ok" if not problems else "FAIL: " + "; ".join(problems)
     report = (f"{spec.key}: {status}\n  built in {built:.1f}s, backbone params {params:,}, "
               f"inputs {enc.required_modalities} {side}x{side}\n  features {shapes}")
+    report += "".join(f"\n  {line}" for line in task_lines)
     return not problems, report
 
 
@@ -114,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("args", nargs="*", help="list: a key pattern; check: keys or 'all'; "
                                            "plan: KEY modality=BAND,...")
     p.add_argument("--size", type=int, default=None, help="check: input side in pixels")
-    ns = p.parse_args(argv)
+    p.add_argument("--features-only", action="store_true",
+                   help="check: skip the per-task forward passes through the protocol's heads")
+    ns = p.parse_intermixed_args(argv)
     if ns.command == "list":
         print(list_table(ns.args[0] if ns.args else "*"))
         return 0
@@ -129,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = []
     for key in keys:
         try:
-            ok, report = check_model(key, ns.size)
+            ok, report = check_model(key, ns.size, tasks=not ns.features_only)
         except ModelError as exc:
             ok, report = False, f"{key}: FAIL: {exc}"
         print(report, flush=True)

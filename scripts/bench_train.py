@@ -11,7 +11,8 @@ chunked per sample, written to a temporary data root) read by ``geobench.data.Pr
 and non-blocking copies to the device. Same model, batch, dtype; the ratio harness/bare is the
 fraction of the model's speed the harness delivers (target on a GPU: >= 0.90).
 
-Both paths run ``--warmup`` untimed steps first (worker start-up, cuDNN autotuning, compilation).
+Both paths run ``--warmup`` untimed steps first (worker start-up, cuDNN autotuning, compilation),
+then ``--repeat`` alternating rounds of ``--steps`` timed steps each; medians are reported.
 The HDF5 file holds ``--unique`` samples (default 4 batches) and is read cyclically.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -47,6 +49,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bands", type=int, default=12, help="Sentinel-2 bands (1-12)")
     p.add_argument("--steps", type=int, default=30, help="timed steps per path")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps per path")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="alternating rounds of both paths; medians are reported")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--task", default="classification", choices=("classification", "segmentation"))
@@ -57,8 +61,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not 1 <= args.bands <= len(S2_L2A):
         p.error(f"--bands must be 1..{len(S2_L2A)}")
-    if args.batch < 1 or args.steps < 1 or args.warmup < 0 or args.size < 8:
-        p.error("--batch and --steps must be >= 1, --warmup >= 0, --size >= 8")
+    if min(args.batch, args.steps, args.repeat) < 1 or args.warmup < 0 or args.size < 8:
+        p.error("--batch, --steps and --repeat must be >= 1, --warmup >= 0, --size >= 8")
     return args
 
 
@@ -111,11 +115,10 @@ class Cycled(Dataset):
         return self.dataset[i % len(self.dataset)]
 
 
-def timed(stepper: Any, batches: Any, warmup: int, steps: int) -> float:
-    """Images/s over ``steps`` train steps after ``warmup`` untimed ones."""
+def timed(stepper: Any, it: Any, warmup: int, steps: int) -> float:
+    """Images/s over ``steps`` train steps from iterator ``it`` after ``warmup`` untimed ones."""
     from geobench.train.loaders import batch_size_of
 
-    it = iter(batches)
     for _ in range(warmup):
         stepper.train_step(next(it))
     stepper.synchronize()
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     stepper = Stepper(model, spec, cfg)
     model.train()
     dev = stepper.device
-    total = (args.warmup + args.steps) * args.batch
+    total = (args.warmup + args.repeat * args.steps) * args.batch
     unique = args.unique or min(total, 4 * args.batch)
     tmp = Path(tempfile.mkdtemp(prefix="bench_train_"))
     try:
@@ -161,12 +164,17 @@ def main(argv: list[str] | None = None) -> int:
         prepared = PreparedDataset(tmp, DATASET, "train")
         first = collate([prepared[i % unique] for i in range(args.batch)])
         on_device = batch_to_device(first, dev, stepper.channels_last)
-        bare = timed(stepper, itertools.repeat(on_device), args.warmup, args.steps)
         loader = make_loader(Cycled(prepared, total), batch_size=args.batch, shuffle=True, device=dev,
                              num_workers=args.workers, collate_fn=collate)
         workers = getattr(loader, "num_workers", 0)
-        harness = timed(stepper, stepper.batches(loader, None), args.warmup, args.steps)
-        del loader
+        fed = stepper.batches(loader, None)
+        bares, harnesses = [], []
+        for r in range(args.repeat):  # alternate the paths: drifts of a shared machine hit both
+            warm = args.warmup if r == 0 else 0
+            bares.append(timed(stepper, itertools.repeat(on_device), warm, args.steps))
+            harnesses.append(timed(stepper, fed, warm, args.steps))
+        bare, harness = statistics.median(bares), statistics.median(harnesses)
+        del fed, loader
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     gpu = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
@@ -174,12 +182,12 @@ def main(argv: list[str] | None = None) -> int:
         "model": args.model, "task": args.task, "batch": args.batch, "size": args.size,
         "bands": args.bands, "device": gpu, "dtype": "bf16 autocast" if stepper.bf16 else "fp32",
         "channels_last": stepper.channels_last, "compile": args.compile, "workers": workers,
-        "steps": args.steps, "bare_images_per_s": round(bare, 2),
+        "steps": args.steps, "repeat": args.repeat, "bare_images_per_s": round(bare, 2),
         "harness_images_per_s": round(harness, 2), "ratio": round(harness / bare, 4),
     }
     print(f"{args.model} {args.task}: batch {args.batch}, {args.size}², {args.bands} bands, "
           f"{result['dtype']}, channels_last={stepper.channels_last}, compile={args.compile}, "
-          f"device {gpu}, {workers} loader workers, {args.steps} timed steps")
+          f"device {gpu}, {workers} loader workers, {args.repeat} x {args.steps} timed steps")
     print(f"  bare model step   {bare:10.1f} images/s")
     print(f"  full harness path {harness:10.1f} images/s")
     print(f"  ratio harness/bare {harness / bare:.3f}")

@@ -51,7 +51,7 @@ def test_bench_reports_both_paths_and_their_ratio(tmp_path: Path, capsys: pytest
     monkeypatch.setattr(bench, "write_prepared", spy)
     out = tmp_path / "bench.json"
     rc = bench.main(["smoke", "--batch", "4", "--size", "32", "--bands", "5", "--steps", "2",
-                     "--warmup", "1", "--device", "cpu", "--workers", "1", "--threads", "1",
+                     "--warmup", "1", "--repeat", "2", "--device", "cpu", "--workers", "1", "--threads", "1",
                      "--task", "segmentation", "--json", str(out)])
     assert rc == 0
     text = capsys.readouterr().out

@@ -127,19 +127,21 @@ def test_kernel_equals_trimmed_mean_of_the_drawn_values() -> None:
 
 
 def test_plan_skips_only_rows_whose_weight_is_fixed() -> None:
-    # two well-separated strata of 4: k = 2; positions 0..2 (first stratum) can hold at most 4
-    # draws, so rows before the first position where 'seen_any > k'... the plan must still be exact
-    values = np.array([0.1, 0.2, 0.3, 0.4, 0.9, 1.0, 1.1, 1.2])
-    plan = TrimmedMeanPlan.build(values, np.arange(8), 0.25, np.repeat([0, 1], 4))
-    assert 0 <= plan.first <= plan.stop <= 7
-    ones = np.ones((8, 1), dtype=np.uint8)
-    w = np.empty(1, dtype=np.float32)
+    # six separated strata of 2 (N = 12, k = 3): positions 0-1 can never hold more than k draws
+    # and from position 9 on at least N - k draws lie at or below: the plan skips both ends
+    values = np.arange(12) * 0.1 + np.repeat(np.arange(6), 2)
+    strata = np.repeat(np.arange(6), 2)
+    plan = TrimmedMeanPlan.build(values, np.arange(12), 0.25, strata)
+    assert (plan.first, plan.stop) == (2, 9)
     from geobench.aggregate.resample import weighted_gaps
 
-    weighted_gaps(ones, plan, np.empty((7, 1), np.uint8), np.empty((7, 1), np.float32), w)
-    out = np.empty(1)
+    counts = resample_counts([2] * 6, 200, np.random.default_rng(0))
+    w = np.empty(200, dtype=np.float32)
+    weighted_gaps(counts, plan, np.empty((11, 200), np.uint8), np.empty((11, 200), np.float32), w)
+    out = np.empty(200)
     plan.finish(w, out)
-    assert out[0] == pytest.approx(trim_mean(values, 0.25), abs=1e-6)
+    want = [trim_mean(np.repeat(values, counts[:, j]), 0.25) for j in range(200)]
+    np.testing.assert_allclose(out, want, atol=1e-5)
 
 
 def test_quantiles_equal_numpy() -> None:

@@ -414,3 +414,34 @@ def test_committed_geobench2_matches_the_published_inputs(official_dir: Path) ->
         total += len(data)
     assert total < 2_000_000
     assert (root / "index.html").is_file() and (root / "full_ft" / "capability-core.html").is_file()
+
+
+def test_official_mode_shows_mean_and_sem(board: Path, tmp_path: Path) -> None:
+    inputs = sorted((board.parent / "inputs").iterdir())
+    out = tmp_path / "official"
+    assert main([*map(str, inputs), "--out", str(out), "--mode", "official"]) == 0
+    header, _ = _csv_rows(out / "data" / "full_ft-overview.csv")
+    assert "Core sem" in header and "Core ci_low" not in header
+    index = Page((out / "index.html").read_text(encoding="utf-8"))
+    core = index.tables["full_ft-overview"]["keys"].index("Core")
+    shown = [r[core]["text"] for r in index.tables["full_ft-overview"]["rows"]]
+    assert any("±" in t for t in shown)
+    manifest = json.loads((out / "leaderboard.json").read_text(encoding="utf-8"))
+    assert manifest["mode"] == "official" and manifest["reps"] == 100
+
+
+def test_model_names_and_sizes_resolution() -> None:
+    from geobench.leaderboard.models import ModelCatalog, ModelMeta, parse_size
+
+    assert parse_size("300M") == 3e8 and parse_size("1.2B") == 1.2e9 and parse_size("n/a") is None
+    catalog = ModelCatalog({"resnet50": ModelMeta("resnet50", "From model_info", "26M")})
+    assert catalog.lookup("resnet50").display_name == "From model_info"
+    assert catalog.lookup("clay_v1_base").display_name == "Clay-V1 ViT-B"  # package table
+    assert catalog.lookup("my_net") == ModelMeta("my_net", "my_net", "")
+    official = {"New model info": [{"model_display_name": "My Net", "model_size": "12M",
+                                    "unique_backbone_key": "my_net"}]}
+    assert catalog.lookup("my_net", official).display_name == "My Net"
+    ours = official | {"geobench": {"models": [{"backbone": "my_net", "display_name": "My Net v2",
+                                                "parameters": 12_345_678, "size": "12M"}]}}
+    meta = catalog.lookup("my_net", ours)
+    assert (meta.display_name, meta.size, meta.parameters) == ("My Net v2", "12M", 12_345_678.0)

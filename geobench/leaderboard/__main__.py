@@ -93,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                if layout.model_info else None)
         result = build(load_inputs(layout.submissions), out, mode=args.mode, reps=_reps(args),
                        normalizer=layout.normalizer, catalog=catalog,
+                       normalizer_name="imported normalizer.json" if layout.normalizer else None,
                        title=args.title or "GEO-Bench-2 published results",
                        attribution=official.attribution(layout, args.commit))
     else:

@@ -61,12 +61,11 @@ def _intro(mode: str, reps: int, normalizer_label: str) -> str:
             f"as (v − min) / (max − min) with the {esc(normalizer_label)} normalizer.</p>")
 
 
-def _normalizer_label(normalizer: Any, path: str | Path | None) -> str:
-    for attr in ("name", "version", "label"):
-        value = getattr(normalizer, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    return Path(path).name if path else "official GEO-Bench-2"
+def _normalizer_label(normalizer: Any, override: str | None) -> str:
+    """``name (version)`` of the normalizer; ``override`` replaces the name."""
+    name = override or getattr(normalizer, "name", "") or "official GEO-Bench-2"
+    version = getattr(normalizer, "version", "")
+    return f"{name} ({version})" if version else name
 
 
 def _official_capabilities() -> list[Any]:
@@ -86,7 +85,8 @@ def _dataset_order(submissions: Sequence[Submission]) -> list[str]:
 
 def build_files(submissions: Sequence[Submission], *, title: str, mode: str = "default",
                 reps: int = 10_000, normalizer: str | Path | None = None,
-                catalog: ModelCatalog | None = None, attribution: str = "") -> dict[str, str]:
+                catalog: ModelCatalog | None = None, attribution: str = "",
+                normalizer_name: str | None = None) -> dict[str, str]:
     """Every file of the leaderboard (relative path -> text), computed in memory.
 
     Raises:
@@ -136,7 +136,7 @@ def build_files(submissions: Sequence[Submission], *, title: str, mode: str = "d
         footer += f"<br>{esc(attribution)}"
     site = Site(brand=title, boards=boards, capabilities=caps,
                 datasets=_dataset_order(submissions), footer=footer,
-                intro=_intro(mode, reps, _normalizer_label(norm, normalizer)),
+                intro=_intro(mode, reps, _normalizer_label(norm, normalizer_name)),
                 attribution=esc(attribution), hashes=hashes, anchors=anchors)
     files = render_site(site, [(s.name, dict(s.info)) for s in submissions])
     manifest = {
@@ -144,7 +144,7 @@ def build_files(submissions: Sequence[Submission], *, title: str, mode: str = "d
         "title": title,
         "mode": mode,
         "reps": reps,
-        "normalizer": _normalizer_label(norm, normalizer),
+        "normalizer": _normalizer_label(norm, normalizer_name),
         "attribution": attribution,
         "inputs": [{"submission": s.name, "sha256": hashes[s.name], "rows": len(s.rows)}
                    for s in submissions],

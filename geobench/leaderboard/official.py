@@ -12,6 +12,7 @@ normalizer.json`` (both optional).
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,9 @@ def find_layout(path: str | Path) -> OfficialLayout:
 
 
 def attribution(layout: OfficialLayout, commit: str | None) -> str:
-    commit = commit or layout.commit or "unknown commit"
+    commit = (commit or layout.commit or "").strip()
+    if re.fullmatch(r"[0-9a-fA-F]{7,40}", commit):
+        commit = commit[:7].lower()  # the short form, whichever form was given
+    commit = commit or "unknown commit"
     return (f"Published results from {SOURCE_REPO} (commit {commit}, {SOURCE_LICENSE}); "
             "capability scores recomputed by geobench.")

@@ -170,7 +170,10 @@ def poi_heatmap(labels: Sequence[str], prob: np.ndarray, *, title: str) -> str:
     longest = max((len(s) for s in cols), default=4)
     top = round(46 + CHAR_W * longest * 0.72)
     right = round(CHAR_W * longest * 0.72) + 20
-    c = Canvas(left + cell * len(cols) + right, top + cell * len(rows) + 44, title)
+    caption = ("Cell: P(row model > column model) ×100 on a random (dataset, seed) pair; "
+               "blue: row better, red: column better.")
+    width = max(left + cell * len(cols) + right, 20 + len(caption) * CHAR_W * 11 / 12)
+    c = Canvas(width, top + cell * len(rows) + 44, title)
     c.text(10, 22, title, size=14, weight="600")
     for j, name in enumerate(cols):
         x = left + cell * j + cell / 2
@@ -190,8 +193,7 @@ def poi_heatmap(labels: Sequence[str], prob: np.ndarray, *, title: str) -> str:
                          f'<text x="{x + cell // 2}" y="16"{ink}>{p * 100:.0f}</text>')
         c.parts.append(f'<g transform="translate({left},{y})" font-size="10" text-anchor="middle">'
                        + "".join(cells) + "</g>")
-    c.text(10, top + cell * len(rows) + 26, "Cell: P(row model > column model) ×100 on a random "
-           "(dataset, seed) pair; blue: row better, red: column better.", size=11, fill="#5b6475")
+    c.text(10, top + cell * len(rows) + 26, caption, size=11, fill="#5b6475")
     return c.render()
 
 

@@ -188,3 +188,22 @@ def test_detection_on_a_time_series() -> None:
     assert batch["inputs"]["s2"].shape == (2, 3, BANDS, SIZE, SIZE)
     losses = model(batch["inputs"], batch["target"], batch["time_mask"])
     assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_losses_ignore_pixels_and_never_give_nan() -> None:
+    from geobench.train.task_model import task_loss
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, K, 4, 4, generator=g)
+    target = torch.randint(0, K, (2, 4, 4), generator=g)
+    target[0, :2] = -1
+    keep = target != -1
+    ref = torch.nn.functional.cross_entropy(logits.permute(0, 2, 3, 1)[keep], target[keep])
+    torch.testing.assert_close(task_loss("segmentation", logits, {"target": target}, -1), ref)
+    assert float(task_loss("segmentation", logits, {"target": torch.full((2, 4, 4), -1)}, -1)) == 0.0
+    pred, y = torch.randn(2, 4, 4, generator=g), torch.randn(2, 4, 4, generator=g)
+    valid = torch.rand(2, 4, 4, generator=g) < 0.5
+    got = task_loss("regression", pred, {"target": y, "valid_mask": valid})
+    torch.testing.assert_close(got, ((pred - y)[valid] ** 2).mean())
+    none = task_loss("regression", pred, {"target": y, "valid_mask": torch.zeros_like(valid)})
+    assert float(none) == 0.0

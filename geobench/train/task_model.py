@@ -130,7 +130,8 @@ def task_loss(task: str, output: torch.Tensor, batch: Mapping[str, Any],
     """The protocol's training loss for a dense or classification ``output`` (float32 math).
 
     classification: cross-entropy; multilabel: binary cross-entropy on logits; segmentation:
-    cross-entropy ignoring ``ignore_index``; regression: mean squared error over ``valid_mask``
+    cross-entropy averaged over the pixels not at ``ignore_index`` (0 when none is left);
+    regression: mean squared error over ``valid_mask``
     pixels (all pixels without one).
     """
     target = batch["target"]
@@ -140,7 +141,9 @@ def task_loss(task: str, output: torch.Tensor, batch: Mapping[str, Any],
     if task == "multilabel_classification":
         return F.binary_cross_entropy_with_logits(out, target.to(out.dtype))
     if task == "segmentation":
-        return F.cross_entropy(out, target, ignore_index=-100 if ignore_index is None else ignore_index)
+        ignore = -100 if ignore_index is None else ignore_index
+        total = F.cross_entropy(out, target, ignore_index=ignore, reduction="sum")
+        return total / (target != ignore).sum().clamp(min=1)  # 0, not NaN, if all is ignored
     if task == "regression":
         err = (out - target.to(out.dtype)) ** 2
         valid = batch.get("valid_mask")

@@ -200,3 +200,49 @@ def test_hash_is_recorded_and_reused(tmp_path, monkeypatch) -> None:  # type: ig
     assert w.recorded_sha256(f) == first and len(calls) == 1
     f.write_bytes(b"abcd")
     assert w.recorded_sha256(f) != first and len(calls) == 2
+
+
+def _fake_hub(monkeypatch, payload: bytes, etag: str):  # type: ignore[no-untyped-def]
+    """A stand-in for the hub: downloads write ``payload`` where huggingface_hub would."""
+    import types
+
+    import huggingface_hub
+
+    calls = []
+
+    def download(repo_id: str, filename: str, *, revision: str, local_dir) -> str:  # type: ignore[no-untyped-def]
+        calls.append((repo_id, filename, revision))
+        target = local_dir / filename
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(payload)
+        return str(target)
+
+    monkeypatch.delenv("GEOBENCH_OFFLINE")
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    monkeypatch.setattr(huggingface_hub, "get_hf_file_metadata",
+                        lambda url: types.SimpleNamespace(etag=f'"{etag}"'))
+    return calls
+
+
+def test_download_lands_in_the_cache_and_is_checked_against_the_hub(cache, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    payload = b"clay weights"
+    calls = _fake_hub(monkeypatch, payload, hashlib.sha256(payload).hexdigest())
+    spec = get_spec("clay_v1_base")
+    path = w.fetch_weights(spec)
+    assert path == cache / "weights" / "clay_v1_base" / "v1" / "clay-v1-base.ckpt"
+    assert path.read_bytes() == payload
+    assert calls == [("made-with-clay/Clay-legacy", "v1/clay-v1-base.ckpt", "main")]
+    record = json.loads(path.with_name(path.name + ".sha256").read_text())
+    assert record["hub_sha256"] == record["sha256"] == hashlib.sha256(payload).hexdigest()
+    assert w.fetch_weights(spec) == path and len(calls) == 1  # cached: no second download
+
+
+def test_download_not_matching_the_hub_hash_is_refused(cache, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    _fake_hub(monkeypatch, b"truncated", "0" * 64)
+    spec = get_spec("terramind_v1_base")
+    for _ in range(2):  # the bad file is not kept, so a second call is refused as well
+        with pytest.raises(ModelError, match="does not match the expected 0000000000000000.*removed"):
+            w.fetch_weights(spec)
+    assert not w.weights_file(spec).exists()

@@ -124,14 +124,19 @@ def fetch_weights(spec: ModelSpec) -> Path:
 
         hub_sha = _hub_sha256(ws)
         downloaded = Path(hf_hub_download(ws.repo_id, ws.filename, revision=ws.revision,
-                                          local_dir=path.parent.parent / spec.key))
+                                          local_dir=cache_dir() / "weights" / spec.key))
     except Exception as exc:  # huggingface_hub raises many types (offline, HTTP, gated)
         raise ModelError(
             f"could not download the pretrained weights of {spec.key!r} ({ws.filename} from "
             f"{ws.url}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. "
             f"Download the file yourself and put it at {path}, or pass weights_path=...") from None
     path = downloaded  # the same place: local_dir keeps the hub's sub-folders (v1/...)
-    verify_file(path, ws.sha256 or hub_sha, where)
+    try:
+        verify_file(path, ws.sha256 or hub_sha, where)
+    except ModelError as exc:  # never keep (and later trust) a bad download
+        path.unlink(missing_ok=True)
+        _sidecar(path).unlink(missing_ok=True)
+        raise ModelError(f"{exc} [the download was removed; try again]") from None
     if hub_sha:
         side = _sidecar(path)
         rec = json.loads(side.read_text())

@@ -127,3 +127,34 @@ def test_lora_on_an_encoder_without_linear_layers_is_a_clear_error() -> None:
         apply_finetune(vit, FinetuneConfig(mode="lora", lora_targets=("nothing_like_this",)))
     with pytest.raises(ConfigError, match="not one of"):
         FinetuneConfig(mode="partial")  # type: ignore[arg-type]
+
+
+def test_lora_reaches_the_packed_projection_of_multihead_attention() -> None:
+    class MHAEncoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = torch.nn.Conv2d(3, 16, 4, stride=4)
+            self.attn = torch.nn.MultiheadAttention(16, 2, batch_first=True)
+            self.channels, self.reductions, self.required_modalities = [16], [4], ["s2"]
+
+        def forward(self, inputs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+            x = self.embed(inputs["s2"])
+            b, d, h, w = x.shape
+            t = x.flatten(2).transpose(1, 2)
+            t = self.attn(t, t, t, need_weights=False)[0]
+            return [t.transpose(1, 2).reshape(b, d, h, w)]
+
+    torch.manual_seed(0)
+    model = build_task_model(MHAEncoder(), TaskSpec("classification", num_classes=3))
+    x = torch.randn(2, 3, 16, 16)
+    counts = apply_finetune(model, FinetuneConfig(mode="lora", lora_rank=2))
+    lora = 2 * (16 + 48) + 2 * (16 + 16)  # in_proj (48 x 16) and out_proj (16 x 16)
+    assert counts.trainable == lora + _nparams(model.head)
+    mha = model.encoder.attn
+    with torch.no_grad():
+        mha.parametrizations.in_proj_weight[0].lora_B.fill_(0.1)
+    assert not torch.equal(mha.in_proj_weight, mha.parametrizations.in_proj_weight.original)
+    before = model({"s2": x})
+    with torch.no_grad():
+        mha.parametrizations.in_proj_weight[0].lora_B.zero_()
+    assert not torch.allclose(model({"s2": x}), before)  # the update reaches the forward pass

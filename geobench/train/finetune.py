@@ -4,7 +4,8 @@
 * ``frozen``: the encoder's parameters do not train, the encoder runs without gradients and in
   eval mode (BatchNorm statistics fixed); the head/decoder (and the detector's FPN) train.
 * ``lora``: the encoder's weights are fixed and every targeted ``nn.Linear`` (by default all of
-  them: attention qkv/projections and MLP layers) learns a low-rank update
+  them: attention qkv/projections and MLP layers; also the packed q/k/v projection of a
+  ``nn.MultiheadAttention``, named ``<module>.in_proj``) learns a low-rank update
   ``W = W0 + (alpha / r) · B · A`` (Hu et al., 2021; ``A`` Kaiming-uniform, ``B`` zero, so training
   starts from the pretrained function). The update is a weight parametrization, so it also
   applies where a model reads ``linear.weight`` directly (torchvision's Swin attention does).
@@ -103,19 +104,27 @@ def add_lora(encoder: nn.Module, rank: int, alpha: float, targets: tuple[str, ..
 
     for p in encoder.parameters():
         p.requires_grad_(False)
-    chosen = [(name, m) for name, m in encoder.named_modules()
-              if isinstance(m, nn.Linear) and (not targets or any(t in name for t in targets))]
+    def wanted(name: str) -> bool:
+        return not targets or any(t in name for t in targets)
+
+    chosen: list[tuple[str, nn.Module, str]] = []
+    for name, m in encoder.named_modules():
+        if isinstance(m, nn.Linear) and wanted(name):
+            chosen.append((name, m, "weight"))
+        elif (isinstance(m, nn.MultiheadAttention) and m.in_proj_weight is not None
+              and wanted(f"{name}.in_proj")):  # packed q, k, v projection (not an nn.Linear)
+            chosen.append((f"{name}.in_proj", m, "in_proj_weight"))
     if not chosen:
         linears = [n for n, m in encoder.named_modules() if isinstance(m, nn.Linear)]
         what = (f"none of its linear layers matches lora_targets {list(targets)} (some: "
                 f"{', '.join(linears[:8])})" if linears else "it has no nn.Linear layers (a CNN)")
         raise ConfigError(f"cannot apply LoRA to encoder {type(encoder).__name__}: {what}; "
                           "use finetune=full or frozen, or set lora_targets")
-    for _, m in chosen:
-        w = m.weight
+    for _, m, attr in chosen:
+        w = getattr(m, attr)
         parametrize.register_parametrization(
-            m, "weight", LoRAUpdate(w.shape[0], w.shape[1], rank, alpha, w.device, w.dtype))
-    return [n for n, _ in chosen]
+            m, attr, LoRAUpdate(w.shape[0], w.shape[1], rank, alpha, w.device, w.dtype))
+    return [n for n, _, _ in chosen]
 
 
 def apply_finetune(model: nn.Module, config: Any = "full") -> ParamCounts:

@@ -121,6 +121,9 @@ class DatasetManifest:
     classes: tuple[str, ...] = ()
     ignore_index: int | None = None
     metric_transform: MetricTransform | None = None
+    # Regression targets are divided by this before training and scoring (GEO-Bench-2 trains and
+    # reports BioMassters on AGB / 289.89, the 98th percentile), so RMSE is on the official scale.
+    target_scale: float | None = None
     variable_image_size: bool = False
     synthetic_only_reason: str = ""
     notes: str = ""

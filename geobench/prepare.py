@@ -132,6 +132,7 @@ class _SplitWriter:
         tg.attrs["task"] = self.m.task
         tg.attrs["classes"] = json.dumps(list(self.m.classes))
         tg.attrs["ignore_index"] = json.dumps(self.m.ignore_index)
+        tg.attrs["target_scale"] = json.dumps(self.m.target_scale)
         for name, arr in d.targets.items():
             if name in RAGGED_TARGETS:
                 self.ragged[name] = []

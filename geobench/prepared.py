@@ -14,7 +14,8 @@ Fixed interface (other stages and checks rely on it; bump ``FORMAT_VERSION`` on 
   zero-padded at the bottom/right to the split's maximum size);
 - ``targets/<name>``: per-sample arrays ``(N, ...)``; ragged targets (``boxes``, ``box_labels``,
   ``instance_masks``) are concatenated along the first axis with ``targets/offsets`` ``(N + 1,)``
-  giving each sample's slice; group attributes ``task``, ``classes`` (JSON), ``ignore_index``.
+  giving each sample's slice; group attributes ``task``, ``classes`` (JSON), ``ignore_index``,
+  ``target_scale`` (regression targets are divided by it when loaded; BioMassters 289.89).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 STATS_FILE = "stats.json"
 
 

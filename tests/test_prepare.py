@@ -147,7 +147,7 @@ def _check_target(task: str, target, k: int, b: int, s: int) -> None:
         assert isinstance(target, list) and len(target) == b
         for t in target:
             assert t["boxes"].shape[1:] == (4,) and t["boxes"].shape[0] == t["labels"].shape[0]
-            assert int(t["labels"].min(initial=1)) >= 1
+            assert t["labels"].numel() == 0 or int(t["labels"].min()) >= 1
             if t["boxes"].numel():
                 assert float(t["boxes"].max()) <= s + 1e-3
             if task == "instance_segmentation":

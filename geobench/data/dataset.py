@@ -7,6 +7,7 @@ A sample is a dict (the batch format the training loop consumes):
   resized to ``image_size``;
 - ``time_mask``: bool ``(T,)`` for time series whose steps can be missing (True = real step:
   present in at least one modality; a modality's missing steps are zeros after normalization);
+  time series of one sample share one length T (the longest; shorter ones are zero-padded);
 - ``target``: int64 scalar (classification), float32 ``(K,)`` (multi-label), int64 ``(H, W)``
   (segmentation; padding -> ignore index), float32 ``(H, W)`` (regression, with ``valid_mask``),
   or a dict ``boxes`` float32 ``(M, 4)`` xyxy, ``labels`` int64 ``(M,)`` 1-based (0 is
@@ -94,6 +95,7 @@ class PreparedDataset(torch.utils.data.Dataset):
             tg = h5["targets"]
             self.classes = read_json_attr(tg, "classes", [])
             self.ignore_index = read_json_attr(tg, "ignore_index", None)
+            self.target_scale = read_json_attr(tg, "target_scale", None)
             self.target_names = [k for k in tg if k != "offsets"]
             self.offsets = tg["offsets"][:] if "offsets" in tg else None
             all_mods = list(h5["inputs"])
@@ -165,7 +167,10 @@ class PreparedDataset(torch.utils.data.Dataset):
         # numpy, single-threaded: per-sample arrays are small, and torch's intra-op threads only
         # add synchronisation cost inside DataLoader workers.
         x = arr.astype(np.float32)
-        missing = arr == self.nodata[m] if m in self.nodata else None
+        missing = None
+        if m in self.nodata:
+            nd = self.nodata[m]
+            missing = np.isnan(arr) if np.isnan(nd) else arr == nd
         if m in self.norm:
             mean, inv_std = self.norm[m]
             x -= mean
@@ -199,16 +204,35 @@ class PreparedDataset(torch.utils.data.Dataset):
                 x = x[..., : hw[0], : hw[1]]
             in_hw = x.shape[-2:]
             if self.has_time_mask[m]:
-                # Missing steps are zero in the normalized space (the band mean); a step is real
-                # when any modality has it (the union over modalities).
+                # Missing steps are zero in the normalized space (the band mean).
                 tm = torch.from_numpy(self._node(f"time_mask/{m}")[i].astype(bool))
                 x[~tm] = 0.0
-                sample["time_mask"] = tm | sample["time_mask"] if "time_mask" in sample else tm
+                sample.setdefault("_masks", {})[m] = tm
             sample["inputs"][m] = self._resize(x, "bilinear")
+        self._common_time_axis(sample)
         sample.update(self._target(h5, i, hw, in_hw))
         if self.transform is not None:
             sample = self.transform(sample)
         return sample
+
+    @staticmethod
+    def _common_time_axis(sample: dict[str, Any]) -> None:
+        """Give the time series of a sample one common length T (the longest; shorter ones are
+        zero-padded at the end) and one ``time_mask``: a step is real if any modality has it."""
+        masks: dict[str, torch.Tensor] = sample.pop("_masks", {})
+        series = {m: x for m, x in sample["inputs"].items() if x.ndim == 4}
+        if not series:
+            return
+        t = max(x.shape[0] for x in series.values())
+        union = torch.zeros(t, dtype=torch.bool)
+        for m, x in series.items():
+            mask = masks.get(m, torch.ones(x.shape[0], dtype=torch.bool))
+            if x.shape[0] < t:
+                sample["inputs"][m] = torch.cat([x, x.new_zeros((t - x.shape[0], *x.shape[1:]))])
+                mask = torch.cat([mask, torch.zeros(t - mask.shape[0], dtype=torch.bool)])
+            union |= mask
+        if masks or any(x.shape[0] < t for x in series.values()):
+            sample["time_mask"] = union
 
     def _target(self, h5: Any, i: int, hw: tuple[int, int] | None, in_hw: Any) -> dict[str, Any]:
         task = self.task
@@ -227,6 +251,8 @@ class PreparedDataset(torch.utils.data.Dataset):
             return {"target": self._resize(mask, "nearest")}
         if task == "regression":
             t = torch.from_numpy(tg_get("target", i).astype(np.float32))
+            if self.target_scale:
+                t = t / self.target_scale
             if hw is not None:
                 t = t[: hw[0], : hw[1]]
             valid = torch.isfinite(t)
@@ -236,6 +262,9 @@ class PreparedDataset(torch.utils.data.Dataset):
             assert self.offsets is not None
             a, b = int(self.offsets[i]), int(self.offsets[i + 1])
             boxes = torch.from_numpy(tg_get("boxes", slice(a, b)).astype(np.float32)).reshape(-1, 4)
+            # GEO-Bench-2's boxes from masks use the last pixel inside as max (zero width for a
+            # one-pixel parcel); detectors need x2 > x1, so such boxes get one pixel of extent.
+            boxes[:, 2:] = torch.maximum(boxes[:, 2:], boxes[:, :2] + 1)
             labels = torch.from_numpy(tg_get("box_labels", slice(a, b)).astype(np.int64)) + 1
             out: dict[str, Any] = {"boxes": boxes, "labels": labels}
             if task == "instance_segmentation":

@@ -180,3 +180,16 @@ def test_loader_workers_give_the_same_run_as_the_main_process() -> None:
                    _cfg(max_epochs=1, seed=3, num_workers=workers)).train_loss_per_epoch
 
     assert run(0) == run(2)
+
+
+def test_device_batches_moves_and_limits() -> None:
+    from geobench.train.loaders import device_batches
+
+    data = _data(n=6)
+    batches = [collate_samples([data[i], data[i + 1]]) for i in range(0, 6, 2)]
+    got = list(device_batches(batches, torch.device("cpu"), channels_last=True, limit=2))
+    assert len(got) == 2
+    x = got[0]["inputs"]["s2"]
+    assert x.shape == (2, 3, 8, 8) and x.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(x, batches[0]["inputs"]["s2"])
+    assert len(list(device_batches(batches, torch.device("cpu")))) == 3

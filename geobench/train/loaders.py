@@ -3,14 +3,15 @@
 A sample is a dict ``{"inputs": {modality: tensor}, "target": ..., "index": int}`` with optional
 ``time_mask`` and ``valid_mask``; detection targets are dicts of variable size and stay a list.
 On CUDA the loaders use pinned memory, several persistent worker processes and a deep prefetch
-queue, and batches are copied with ``non_blocking=True``; worker seeds and the shuffling order
-come from the run's seed (:mod:`geobench.train.seeding`).
+queue, and batches are copied with ``non_blocking=True`` on a side stream, overlapping the
+previous step's computation (:func:`device_batches`); worker seeds and the shuffling order come from
+the run's seed (:mod:`geobench.train.seeding`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -75,6 +76,62 @@ def batch_to_device(batch: Mapping[str, Any], device: torch.device,
         out["inputs"] = {k: v.contiguous(memory_format=torch.channels_last) if v.ndim == 4 else v
                          for k, v in out["inputs"].items()}
     return out
+
+
+def _record(obj: Any, stream: Any) -> None:
+    if isinstance(obj, torch.Tensor):
+        obj.record_stream(stream)
+    elif isinstance(obj, Mapping):
+        for v in obj.values():
+            _record(v, stream)
+    elif isinstance(obj, list | tuple):
+        for v in obj:
+            _record(v, stream)
+
+
+def device_batches(loader: Iterable[Any], device: torch.device, channels_last: bool = False,
+                   limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Batches of ``loader`` on ``device`` (at most ``limit``).
+
+    On CUDA the copy of batch i+1 is issued on a side stream right after batch i is handed out,
+    so it overlaps the computation on batch i instead of queueing behind it on the compute stream;
+    the compute stream waits for the copy before it uses a batch, and the batch's memory is
+    recorded on the compute stream so the allocator does not reuse it early.
+    """
+    it = iter(loader)
+    count = 0
+    if device.type != "cuda":
+        for batch in it:
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            yield batch_to_device(batch, device, channels_last)
+        return
+    side = torch.cuda.Stream(device)
+
+    def issue(raw: Any) -> dict[str, Any]:
+        with torch.cuda.stream(side):
+            return batch_to_device(raw, device, channels_last)
+
+    if limit is not None and limit <= 0:
+        return
+    try:
+        pending = issue(next(it))
+    except StopIteration:
+        return
+    while True:
+        compute = torch.cuda.current_stream(device)
+        compute.wait_stream(side)
+        _record(pending, compute)
+        batch = pending
+        count += 1
+        yield batch
+        if limit is not None and count >= limit:
+            return
+        try:
+            pending = issue(next(it))
+        except StopIteration:
+            return
 
 
 def batch_size_of(batch: Mapping[str, Any]) -> int:

@@ -27,7 +27,7 @@ from torch import nn
 from geobench.errors import ConfigError
 from geobench.manifest import METRIC_FOR_TASK
 from geobench.train.finetune import count_parameters
-from geobench.train.loaders import batch_size_of, batch_to_device, make_loader
+from geobench.train.loaders import batch_size_of, device_batches, make_loader
 from geobench.train.metrics import HIGHER_IS_BETTER, TaskMetrics, leaderboard_value
 from geobench.train.seeding import seed_everything
 from geobench.train.task_model import DETECTION_TASKS, TaskSpec, task_loss
@@ -175,10 +175,8 @@ class Stepper:
             self._pending = 0
 
     def batches(self, loader: Iterable[Any], limit: int | None) -> Iterator[dict[str, Any]]:
-        for i, batch in enumerate(loader):
-            if limit is not None and i >= limit:
-                break
-            yield batch_to_device(batch, self.device, self.channels_last)
+        """Batches on the device (copies overlapped with compute on CUDA), at most ``limit``."""
+        return device_batches(loader, self.device, self.channels_last, limit)
 
     def synchronize(self) -> None:
         if self.device.type == "cuda":

@@ -9,6 +9,7 @@ leaderboard. Re-running the same command resumes. ``--help`` answers without imp
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from geobench.sweep.config import register
 
 log = logging.getLogger("geobench.run")
 register()
+# OpenMP threads that spin while waiting make every CPU step many times slower as soon as another
+# process shares the cores; passive waiting costs nothing when they do not.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _run_dir() -> tuple[Path, bool]:
@@ -56,6 +60,7 @@ def _resolve(cfg: DictConfig, run_dir: Path, multirun: bool) -> tuple[dict[str, 
         "storage": OmegaConf.to_container(cfg.storage, resolve=True),
         "data_root": str(cfg.data_root), "run_name": str(cfg.run_name), "device": str(cfg.device),
         "num_workers": cfg.num_workers, "compile": bool(cfg.compile), "progress": str(cfg.progress),
+        "cpu_threads": cfg.cpu_threads,
         "poll_seconds": float(cfg.poll_seconds),
     }
     return opts, datasets, exclusive

@@ -52,6 +52,7 @@ class RunConfig:
     device: str = "auto"            # auto | cpu | cuda | cuda:N
     num_workers: Any = None         # DataLoader workers (null: chosen from the cores)
     compile: bool = False           # torch.compile the model
+    cpu_threads: Any = None         # torch threads on a CPU (null: half the cores, at least 1)
     prepare: bool = True            # write synthetic data / prepare missing datasets first
     leaderboard: bool = True        # aggregate and write the leaderboard pages at the end
     progress: str = "auto"          # auto | live | log

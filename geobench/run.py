@@ -56,7 +56,7 @@ def _resolve(cfg: DictConfig, run_dir: Path, multirun: bool) -> tuple[dict[str, 
         raise ConfigError(f"protocol.finetune={proto['finetune']!r}: expected full, frozen or lora")  # type: ignore[index]
     opts = {
         "model_key": spec.key, "pretrained": bool(model.get("pretrained", True)),
-        "modalities": model.get("modalities"), "protocol": proto,
+        "modalities": model.get("modalities"), "weights_path": model.get("weights_path"), "protocol": proto,
         "storage": OmegaConf.to_container(cfg.storage, resolve=True),
         "data_root": str(cfg.data_root), "run_name": str(cfg.run_name), "device": str(cfg.device),
         "num_workers": cfg.num_workers, "compile": bool(cfg.compile), "progress": str(cfg.progress),

@@ -57,7 +57,7 @@ class Sweep:
         storage_cfg = self.opts["storage"]
         self.storage = st.open_storage(storage_cfg.get("url"), self.run_dir, int(storage_cfg["heartbeat_interval"]),
                                        int(storage_cfg["grace_period"]))
-        model_options = {k: self.opts.get(k) for k in ("pretrained", "modalities")}
+        model_options = {k: self.opts.get(k) for k in ("pretrained", "modalities", "weights_path")}
         for ds in self.datasets:
             plan = make_plan(ds, self.opts["model_key"], proto, model_options)
             hs = st.hpo_study(self.storage, plan, int(proto["sampler_seed"]), str(proto["pruner"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,17 +49,22 @@ def train_unit(opts: dict[str, Any], plan: DatasetPlan, lr: float, batch_size: i
     from geobench.manifest import load_manifest
     from geobench.train.loop import TrainConfig, fit
     from geobench.train.seeding import seed_everything
-    from geobench.train.task_model import TaskSpec, task_model_from_manifest
+    from geobench.train.task_model import TaskSpec, build_task_model
 
     proto = opts["protocol"]
     manifest = load_manifest(plan.dataset)
     _cpu_threads(opts)
     seed_everything(seed)
-    model = task_model_from_manifest(manifest, opts["model_key"], modalities=opts.get("modalities"),
-                                     pretrained=opts.get("pretrained", True), finetune=proto["finetune"])
+    image_size = proto.get("image_size") or opts.get("image_size")
+    spec = TaskSpec.from_manifest(manifest)
+    if image_size:  # the encoder is built for the size the loader resizes to
+        spec = dataclasses.replace(spec, image_size=(int(image_size), int(image_size)))
+    model = build_task_model(opts["model_key"], spec,
+                             dataset_modalities={m.name: list(m.bands) for m in manifest.modalities},
+                             modalities=opts.get("modalities"), pretrained=opts.get("pretrained", True),
+                             finetune=proto["finetune"], weights_path=opts.get("weights_path"))
     encoder = getattr(model, "encoder", None)
     modalities = list(getattr(encoder, "required_modalities", []) or []) or None
-    image_size = proto.get("image_size") or opts.get("image_size")
     data_root = Path(opts["data_root"])
 
     def split(name: str) -> Any:
@@ -72,5 +78,5 @@ def train_unit(opts: dict[str, Any], plan: DatasetPlan, lr: float, batch_size: i
                          lr_factor=float(proto["lr_factor"]), lr_patience=int(proto["lr_patience"]), seed=seed,
                          device=opts.get("device", "auto"), compile=bool(opts.get("compile", False)),
                          num_workers=opts.get("num_workers"), max_train_steps=proto.get("max_train_batches"))
-    return fit(model, TaskSpec.from_manifest(manifest), train, val, test, config,
+    return fit(model, spec, train, val, test, config,
                on_epoch_end=on_epoch_end, progress=progress, collate_fn=collate)

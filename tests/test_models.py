@@ -22,6 +22,9 @@ from geobench.models.encoder import count_params, equally_spaced
 from geobench.models.registry import _FAMILY_MODULES, aliases, build_encoder, get_spec, list_models
 from geobench.models.spec import ALL_TASKS
 
+# Clay's wavelength transformer (a torch.nn.TransformerEncoder) warns about nested tensors.
+pytestmark = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True:UserWarning")
+
 S2 = [Band(n, bs.S2_NM[n], 10.0) for n in
       ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")]
 S1 = [Band("VV", None, 10.0), Band("VH", None, 10.0)]

@@ -142,15 +142,19 @@ def test_dataset_conf_group(tmp_path: Path) -> None:
         cfg = yaml.safe_load((conf_dir / f"{name}.yaml").read_text(encoding="utf-8"))
         assert cfg["name"] == name
         assert (paths.PROJECT_ROOT / cfg["manifest"]) == paths.MANIFEST_DIR / f"{name}.yaml"
-        m = load_manifest(name)
-        if m.task in ("detection", "instance_segmentation"):
-            assert cfg["protocol"] == {
-                "n_trials": 10,
-                "batch_size_selection": "Fixed",
-                "batch_size": 8,
-            }
+        assert "protocol" not in cfg  # the protocol's defaults apply (detection: *_detection values)
+        # the published protocol per task: 16 trials over {8, 16, 32}; detection 10 trials at batch 8
+        from omegaconf import OmegaConf
+
+        from geobench.sweep.plan import make_plan
+
+        proto = OmegaConf.to_container(OmegaConf.load(paths.CONF_DIR / "protocol" / "default.yaml"))
+        plan = make_plan(name, "smoke", proto, {})  # type: ignore[arg-type]
+        if load_manifest(name).task in ("detection", "instance_segmentation"):
+            assert (plan.n_trials, plan.batch_sizes) == (10, (8,))
         else:
-            assert "protocol" not in cfg  # HPO defaults apply
+            assert (plan.n_trials, plan.batch_sizes) == (16, (8, 16, 32))
+        assert plan.seeds == (205, 913, 1829, 2007, 2254)
 
 
 def test_unknown_dataset_suggests_close_names() -> None:

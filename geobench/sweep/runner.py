@@ -53,6 +53,9 @@ class Sweep:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        if self.exclusive:  # temp files of rows whose writer was killed (the rows are redone)
+            for tmp in results_store.results_dir(self.run_dir).glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
         proto = self.opts["protocol"]
         storage_cfg = self.opts["storage"]
         self.storage = st.open_storage(storage_cfg.get("url"), self.run_dir, int(storage_cfg["heartbeat_interval"]),

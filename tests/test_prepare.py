@@ -123,11 +123,14 @@ def test_loader_shapes_all_real(fixtures_dir: Path, tmp_path: Path) -> None:
         m = load_manifest(ds)
         d = PreparedDataset(tmp_path, ds, "train", image_size=32)
         batch = collate([d[0], d[len(d) - 1]])
+        # the time series of a sample share one length: the longest of its modalities
+        t_common = max((mod.time_steps for mod in m.modalities if mod.time_steps > 1), default=1)
         for mod in m.modalities:
             x = batch["inputs"][mod.name]
             assert x.dtype == torch.float32
             if x.ndim == 5:
-                assert x.shape[0] == 2 and x.shape[1] == mod.time_steps and x.shape[2:] == (len(mod.bands), 32, 32)
+                assert x.shape[0] == 2 and x.shape[1] == t_common and x.shape[2:] == (len(mod.bands), 32, 32)
+                assert batch["time_mask"].shape == (2, t_common)
             else:
                 assert x.shape == (2, len(mod.bands), 32, 32)
             assert torch.isfinite(x).all()

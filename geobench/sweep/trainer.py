@@ -60,7 +60,7 @@ def train_unit(opts: dict[str, Any], plan: DatasetPlan, lr: float, batch_size: i
     if image_size:  # the encoder is built for the size the loader resizes to
         spec = dataclasses.replace(spec, image_size=(int(image_size), int(image_size)))
     model = build_task_model(opts["model_key"], spec,
-                             dataset_modalities={m.name: list(m.bands) for m in manifest.modalities},
+                             dataset_modalities={m.name: m for m in manifest.modalities},
                              modalities=opts.get("modalities"), pretrained=opts.get("pretrained", True),
                              finetune=proto["finetune"], weights_path=opts.get("weights_path"))
     encoder = getattr(model, "encoder", None)

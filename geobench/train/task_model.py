@@ -199,7 +199,7 @@ def task_model_from_manifest(manifest: DatasetManifest, encoder_key: str, *,
                              finetune: Any = "full", **kwargs: Any) -> nn.Module:
     """Build the task model of registry model ``encoder_key`` for dataset ``manifest``."""
     spec = TaskSpec.from_manifest(manifest)
-    dataset_modalities = {m.name: list(m.bands) for m in manifest.modalities}
+    dataset_modalities = {m.name: m for m in manifest.modalities}  # Modality: bands and kind
     return build_task_model(encoder_key, spec, dataset_modalities=dataset_modalities,
                             modalities=modalities, pretrained=pretrained, finetune=finetune,
                             **kwargs)

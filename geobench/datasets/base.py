@@ -33,7 +33,7 @@ from geobench.manifest import DATASETS, DatasetManifest, load_manifest
 
 if TYPE_CHECKING:
     from geobench.tortilla.reader import AssetRef, SampleRef, Tortilla
-    from geobench.tortilla.writer import SampleSpec
+    from geobench.tortilla.writer import AssetSpec, SampleSpec
 
 # Targets whose first axis is ragged (a variable number of objects per sample).
 RAGGED_TARGETS: frozenset[str] = frozenset({"boxes", "box_labels", "instance_masks"})
@@ -96,6 +96,27 @@ class DatasetAdapter(ABC):
                                    f"not the {self.name} layout; check the file is the official "
                                    f"{self.name} tortilla")
         return found
+
+    def read_inputs(self, tortilla: Tortilla, sample: SampleRef, extra: tuple[str, ...] = ()
+                    ) -> tuple[dict[str, AssetRef], dict[str, np.ndarray]]:
+        """The sample's assets by id (each modality's and ``extra`` required) and the raster of
+        every modality whose asset id is its name (the common GeoTIFF layout)."""
+        names = self.manifest.modality_names
+        assets = self.assets_by_id(tortilla, sample, (*names, *extra))
+        return assets, {m: tortilla.read_raster(assets[m]) for m in names}
+
+    def render_inputs(self, cmap: np.ndarray, rng: np.random.Generator, noise: float = 0.03,
+                      num_classes: int | None = None, **metadata: object) -> list[AssetSpec]:
+        """One GeoTIFF asset per modality, in the official order, showing class map ``cmap``
+        with each class's spectral signature (the learnable synthetic content)."""
+        from geobench.datasets import synth
+
+        m = self.manifest
+        out = []
+        for mod in m.modalities:
+            sig = synth.signatures(self.name, mod.name, num_classes or m.num_classes, len(mod.bands))
+            out.append(synth.raster_asset(mod.name, synth.render(cmap, sig, rng, mod.dtype, noise=noise), **metadata))
+        return out
 
     def class_index(self, value: object, sample: SampleRef, column: str) -> int:
         """A class index from a metadata value: a class name of the manifest or an integer index.

@@ -32,9 +32,7 @@ class Adapter(DatasetAdapter):
     name = "benv2"
 
     def decode(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
-        names = self.manifest.modality_names
-        assets = self.assets_by_id(tortilla, sample, names)
-        inputs = {m: tortilla.read_raster(assets[m]) for m in names}
+        _, inputs = self.read_inputs(tortilla, sample)
         labels = self.multi_hot(sample.metadata.get(LABEL_COLUMN), sample, LABEL_COLUMN)
         return DecodedSample(inputs=inputs, targets={"labels": labels})
 
@@ -45,10 +43,7 @@ class Adapter(DatasetAdapter):
         m = self.manifest
         labels = synth.random_multihot(rng, m.num_classes, max_labels=3)
         cmap = synth.covering_class_map(rng, image_size, np.flatnonzero(labels))
-        assets = []
-        for mod in m.modalities:  # s1, s2: the official asset order
-            sig = synth.signatures(self.name, mod.name, m.num_classes, len(mod.bands))
-            assets.append(synth.raster_asset(mod.name, synth.render(cmap, sig, rng, mod.dtype)))
+        assets = self.render_inputs(cmap, rng)  # s1, s2: the official asset order
         tile = int(rng.integers(0, 100))
         meta = {
             LABEL_COLUMN: [m.classes[k] for k in np.flatnonzero(labels)],

@@ -37,9 +37,7 @@ class Adapter(DatasetAdapter):
     name = "burn_scars"
 
     def decode(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
-        names = self.manifest.modality_names
-        assets = self.assets_by_id(tortilla, sample, (*names, LABEL))
-        inputs = {m: tortilla.read_raster(assets[m]) for m in names}
+        assets, inputs = self.read_inputs(tortilla, sample, (LABEL,))
         raw = tortilla.read_raster(assets[LABEL])[0]
         if not np.issubdtype(raw.dtype, np.integer) and not np.array_equal(raw, np.round(raw)):
             raise CorruptFileError(sample.path, f"sample {sample.id!r}, asset {LABEL!r}: the mask "
@@ -48,14 +46,11 @@ class Adapter(DatasetAdapter):
 
     def synthesize(self, index: int, split: str, rng: np.random.Generator,
                    image_size: int) -> SampleSpec:
-        from geobench.tortilla.writer import AssetSpec, SampleSpec
+        from geobench.tortilla.writer import SampleSpec
 
         m = self.manifest
         cmap = synth.class_map(rng, image_size, m.num_classes)
-        assets: list[AssetSpec] = []
-        for mod in m.modalities:  # 'image'
-            sig = synth.signatures(self.name, mod.name, m.num_classes, len(mod.bands))
-            assets.append(synth.raster_asset(mod.name, synth.render(cmap, sig, rng, mod.dtype)))
+        assets = self.render_inputs(cmap, rng)  # 'image'
         mask = cmap.astype(np.int16)
         if rng.random() < 0.5:  # a strip of missing data along one edge, as in the real scenes
             width = max(1, image_size // 8)

@@ -32,9 +32,7 @@ class Adapter(DatasetAdapter):
     name = "caffe"
 
     def decode(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
-        names = self.manifest.modality_names
-        assets = self.assets_by_id(tortilla, sample, (*names, MASK))
-        inputs = {m: tortilla.read_raster(assets[m]) for m in names}
+        assets, inputs = self.read_inputs(tortilla, sample, (MASK,))
         mask = tortilla.read_raster(assets[MASK])[0]
         return DecodedSample(inputs=inputs, targets={"mask": mask})
 
@@ -44,12 +42,8 @@ class Adapter(DatasetAdapter):
 
         m = self.manifest
         cmap = synth.class_map(rng, image_size, m.num_classes)
-        assets = []
-        for mod in m.modalities:  # 'img'
-            sig = synth.signatures(self.name, mod.name, m.num_classes, len(mod.bands))
-            # One band: the classes' grey levels can be 0.1 apart, so keep the noise low.
-            assets.append(synth.raster_asset(mod.name, synth.render(cmap, sig, rng, mod.dtype,
-                                                                    noise=0.01)))
+        # One band: the classes' grey levels can be 0.1 apart, so keep the noise low.
+        assets = self.render_inputs(cmap, rng, noise=0.01)  # 'img'
         assets.append(synth.raster_asset(MASK, cmap.astype(np.uint8)[None]))
         glacier, sensor = GLACIERS[int(rng.integers(0, len(GLACIERS)))]
         meta = {"glacier_name": glacier, "sensor": sensor,

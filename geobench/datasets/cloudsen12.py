@@ -31,9 +31,7 @@ class Adapter(DatasetAdapter):
     name = "cloudsen12"
 
     def decode(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
-        names = self.manifest.modality_names
-        assets = self.assets_by_id(tortilla, sample, (*names, TARGET))
-        inputs = {m: tortilla.read_raster(assets[m]) for m in names}
+        assets, inputs = self.read_inputs(tortilla, sample, (TARGET,))
         mask = tortilla.read_raster(assets[TARGET])[0]
         return DecodedSample(inputs=inputs, targets={"mask": mask})
 
@@ -43,10 +41,7 @@ class Adapter(DatasetAdapter):
 
         m = self.manifest
         cmap = synth.class_map(rng, image_size, m.num_classes)
-        assets = []
-        for mod in m.modalities:  # 's2l2a'
-            sig = synth.signatures(self.name, mod.name, m.num_classes, len(mod.bands))
-            assets.append(synth.raster_asset(mod.name, synth.render(cmap, sig, rng, mod.dtype)))
+        assets = self.render_inputs(cmap, rng)  # 's2l2a'
         assets.append(synth.raster_asset(TARGET, cmap.astype(np.uint8)[None]))
         meta = {"label_type": "high", **synth.centroid_metadata(rng, lon=(-180.0, 180.0),
                                                                 lat=(-56.0, 75.0))}

@@ -40,9 +40,7 @@ class Adapter(DatasetAdapter):
     name = "flair2"
 
     def decode(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
-        names = self.manifest.modality_names
-        assets = self.assets_by_id(tortilla, sample, (*names, MASK))
-        inputs = {m: tortilla.read_raster(assets[m]) for m in names}
+        assets, inputs = self.read_inputs(tortilla, sample, (MASK,))
         mask = remap_codes(tortilla.read_raster(assets[MASK])[0])
         return DecodedSample(inputs=inputs, targets={"mask": mask})
 
@@ -52,10 +50,7 @@ class Adapter(DatasetAdapter):
 
         m = self.manifest
         cmap = synth.class_map(rng, image_size, m.num_classes)
-        assets = []
-        for mod in m.modalities:  # 'aerial'
-            sig = synth.signatures(self.name, mod.name, m.num_classes, len(mod.bands))
-            assets.append(synth.raster_asset(mod.name, synth.render(cmap, sig, rng, mod.dtype)))
+        assets = self.render_inputs(cmap, rng)  # 'aerial'
         codes = (cmap + 1).astype(np.uint8)
         other = cmap == m.num_classes - 1  # 'other': any of the codes 13..19
         codes[other] = rng.integers(FIRST_OTHER_CODE, LAST_CODE + 1, size=int(other.sum()))

@@ -32,10 +32,8 @@ class Adapter(DatasetAdapter):
     name = "forestnet"
 
     def decode(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
-        names = self.manifest.modality_names
-        assets = self.assets_by_id(tortilla, sample, names)
-        inputs = {m: tortilla.read_raster(assets[m]) for m in names}
-        label = single_label(self, sample, [assets[m] for m in names])
+        assets, inputs = self.read_inputs(tortilla, sample)
+        label = single_label(self, sample, [assets[m] for m in self.manifest.modality_names])
         return DecodedSample(inputs=inputs, targets={"label": label})
 
     def synthesize(self, index: int, split: str, rng: np.random.Generator,
@@ -48,11 +46,7 @@ class Adapter(DatasetAdapter):
         where = synth.centroid_metadata(rng, lon=(95.0, 141.0), lat=(-10.0, 5.5))
         date = f"{int(rng.integers(2002, 2017))}_{int(rng.integers(1, 13)):02d}_01"
         patch = f"{index}_{where['lat']:.6f}_{where['lon']:.6f}_{date}"
-        assets = []
-        for mod in m.modalities:  # the one asset 'image'
-            sig = synth.signatures(self.name, mod.name, m.num_classes, len(mod.bands))
-            assets.append(synth.raster_asset(mod.name, synth.render(cmap, sig, rng, mod.dtype),
-                                             labels=label, patch_id=patch))
+        assets = self.render_inputs(cmap, rng, labels=label, patch_id=patch)  # the one asset 'image'
         meta = {LABEL_COLUMN: m.classes[label], "patch_id": patch, **where}
         synth.repeat_sample_metadata(assets, meta)  # the asset's integer label wins
         return SampleSpec(f"sample_{split}_{patch}", assets, split, meta)

@@ -53,9 +53,7 @@ class Adapter(DatasetAdapter):
     name = "fotw"
 
     def decode(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
-        names = self.manifest.modality_names
-        assets = self.assets_by_id(tortilla, sample, (*names, SEMANTIC))
-        inputs = {m: tortilla.read_raster(assets[m]) for m in names}
+        assets, inputs = self.read_inputs(tortilla, sample, (SEMANTIC,))
         mask = tortilla.read_raster(assets[SEMANTIC])[0]
         return DecodedSample(inputs=inputs, targets={"mask": mask})
 
@@ -63,13 +61,8 @@ class Adapter(DatasetAdapter):
                    image_size: int) -> SampleSpec:
         from geobench.tortilla.writer import SampleSpec
 
-        m = self.manifest
         semantic, instance = field_masks(rng, image_size)
-        assets = []
-        for mod in m.modalities:  # win_a, win_b: the same fields seen at two dates
-            sig = synth.signatures(self.name, mod.name, m.num_classes, len(mod.bands))
-            assets.append(synth.raster_asset(mod.name, synth.render(semantic.astype(np.int64), sig,
-                                                                    rng, mod.dtype)))
+        assets = self.render_inputs(semantic.astype(np.int64), rng)  # win_a, win_b: the same fields seen at two dates
         assets.append(synth.raster_asset(INSTANCE, instance[None]))
         assets.append(synth.raster_asset(SEMANTIC, semantic[None]))
         country = str(rng.choice(COUNTRIES))

@@ -70,12 +70,6 @@ def polygon_mask(vertices: list[float], height: int, width: int) -> np.ndarray:
 
 # --- synthetic ---------------------------------------------------------------------------------
 
-def gtiff(asset_id: str, array: np.ndarray) -> AssetSpec:
-    from geobench.tortilla.writer import AssetSpec, geotiff_bytes
-
-    return AssetSpec(id=asset_id, data=geotiff_bytes(np.ascontiguousarray(array)), file_format="GTiff")
-
-
 def render_modality(dataset: str, mod: Modality, cmap: np.ndarray, num_classes: int,
                     rng: np.random.Generator) -> np.ndarray:
     """``(C, H, W)`` image of modality ``mod`` showing class map ``cmap`` (learnable)."""
@@ -94,9 +88,6 @@ def object_scene(dataset: str, mod: Modality, num_object_classes: int, rng: np.r
     img = render_modality(dataset, mod, cmap, num_object_classes + 1, rng)
     return img, boxes, labels, masks
 
-
-def sample_id(dataset: str, split: str, index: int) -> str:
-    return f"{dataset}_{split}_{index:05d}"
 
 
 # --- shared by the adapters of time series and HDF5-annotation layouts (added by the adapters-B

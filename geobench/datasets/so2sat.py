@@ -54,10 +54,8 @@ class Adapter(DatasetAdapter):
     name = "so2sat"
 
     def decode(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
-        names = self.manifest.modality_names
-        assets = self.assets_by_id(tortilla, sample, names)
-        inputs = {m: tortilla.read_raster(assets[m]) for m in names}
-        label = single_label(self, sample, [assets[m] for m in names])
+        assets, inputs = self.read_inputs(tortilla, sample)
+        label = single_label(self, sample, [assets[m] for m in self.manifest.modality_names])
         return DecodedSample(inputs=inputs, targets={"label": label})
 
     def synthesize(self, index: int, split: str, rng: np.random.Generator,
@@ -68,10 +66,6 @@ class Adapter(DatasetAdapter):
         label = int(rng.integers(0, m.num_classes))
         cmap = synth.dominant_class_map(rng, image_size, label, m.num_classes)
         patch = f"{index:05d}{split[:2]}"
-        assets = []
-        for mod in m.modalities:  # s1, s2: the official asset order
-            sig = synth.signatures(self.name, mod.name, m.num_classes, len(mod.bands))
-            assets.append(synth.raster_asset(mod.name, synth.render(cmap, sig, rng, mod.dtype),
-                                             labels=label, patch_id=patch))
+        assets = self.render_inputs(cmap, rng, labels=label, patch_id=patch)  # s1, s2: the official asset order
         meta = {LABEL_COLUMN: m.classes[label], "patch_id": patch}
         return SampleSpec(f"sample_{patch}", assets, split, meta)

@@ -31,6 +31,6 @@ class Adapter(DatasetAdapter):
         ms = layouts.render_modality(self.name, self.manifest.modality("ps-ms"), cmap, 3, rng)
         pan = layouts.render_modality(self.name, self.manifest.modality("pan"), cmap, 3, rng)
         building = (cmap - 1).astype(np.uint8)
-        return SampleSpec(id=layouts.sample_id(self.name, split, index), split=split, assets=[
-            layouts.gtiff("ps-ms", ms), layouts.gtiff("pan", pan), layouts.gtiff("semantic_mask", building[None]),
-            layouts.gtiff("instance_mask", building[None].astype(np.uint16))])
+        return SampleSpec(id=synth.synthetic_sample_id(split, index, prefix=self.name), split=split, assets=[
+            synth.raster_asset("ps-ms", ms), synth.raster_asset("pan", pan), synth.raster_asset("semantic_mask", building[None]),
+            synth.raster_asset("instance_mask", building[None].astype(np.uint16))])

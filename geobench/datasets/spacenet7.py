@@ -26,6 +26,6 @@ class Adapter(DatasetAdapter):
 
         cmap = synth.class_map(rng, image_size, 2) + 1
         img = layouts.render_modality(self.name, self.manifest.modality("images"), cmap, 3, rng)
-        return SampleSpec(id=layouts.sample_id(self.name, split, index), split=split,
-                          assets=[layouts.gtiff("images", img), layouts.gtiff("mask", (cmap - 1).astype(np.uint8)[None])],
+        return SampleSpec(id=synth.synthetic_sample_id(split, index, prefix=self.name), split=split,
+                          assets=[synth.raster_asset("images", img), synth.raster_asset("mask", (cmap - 1).astype(np.uint8)[None])],
                           metadata={"aoi": f"synthetic_{index % 7}"})

@@ -33,9 +33,7 @@ class Adapter(DatasetAdapter):
     name = "treesatai"
 
     def decode(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
-        names = self.manifest.modality_names
-        assets = self.assets_by_id(tortilla, sample, names)
-        inputs = {m: tortilla.read_raster(assets[m]) for m in names}
+        _, inputs = self.read_inputs(tortilla, sample)
         labels = self.multi_hot(sample.metadata.get(LABEL_COLUMN), sample, LABEL_COLUMN)
         return DecodedSample(inputs=inputs, targets={"labels": labels})
 
@@ -46,10 +44,7 @@ class Adapter(DatasetAdapter):
         m = self.manifest
         labels = synth.random_multihot(rng, m.num_classes, max_labels=3)
         cmap = synth.covering_class_map(rng, image_size, np.flatnonzero(labels))
-        assets = []
-        for mod in m.modalities:  # aerial, s1, s2: the official asset order
-            sig = synth.signatures(self.name, mod.name, m.num_classes, len(mod.bands))
-            assets.append(synth.raster_asset(mod.name, synth.render(cmap, sig, rng, mod.dtype)))
+        assets = self.render_inputs(cmap, rng)  # aerial, s1, s2: the official asset order
         present, counts = np.unique(cmap, return_counts=True)
         order = np.argsort(-counts, kind="stable")
         fractions = counts[order] / counts.sum()

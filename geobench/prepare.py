@@ -97,7 +97,7 @@ class _SplitWriter:
         self.m = adapter.manifest
         self.compression = compression
         self.canvas: tuple[int, int] | None = None
-        self.ragged: dict[str, list[np.ndarray]] = {}
+        self.ragged: set[str] = set()  # ragged targets: appended to resizable datasets as they come
         self.counts = np.zeros(n, dtype=np.int64)
 
     def _create(self, group: str, name: str, shape: tuple[int, ...], dtype: Any, **attrs: Any) -> None:
@@ -135,7 +135,7 @@ class _SplitWriter:
         tg.attrs["target_scale"] = json.dumps(self.m.target_scale)
         for name, arr in d.targets.items():
             if name in RAGGED_TARGETS:
-                self.ragged[name] = []
+                self.ragged.add(name)
                 continue
             shape = arr.shape
             if arr.ndim >= 2 and self.m.variable_image_size:
@@ -185,7 +185,7 @@ class _SplitWriter:
             if name in RAGGED_TARGETS:
                 if name not in self.ragged:
                     raise CorruptFileError(self._path(), f"sample {sid!r} has target {name!r} that the first sample lacked")
-                self.ragged[name].append(arr)
+                self._append(name, arr)
                 n_obj = len(arr)
                 continue
             ds = self.h5["targets"][name]
@@ -199,19 +199,29 @@ class _SplitWriter:
         if n_obj is not None:
             self.counts[i] = n_obj
 
+    def _append(self, name: str, arr: np.ndarray) -> None:
+        """Append one sample's objects to a resizable dataset (memory stays bounded by a sample)."""
+        if name == "instance_masks" and self.canvas and arr.ndim == 3 and arr.shape[1:] != self.canvas:
+            padded = np.zeros((arr.shape[0], *self.canvas), dtype=arr.dtype)
+            padded[:, : arr.shape[1], : arr.shape[2]] = arr
+            arr = padded
+        tg = self.h5["targets"]
+        if name not in tg:
+            tail = arr.shape[1:]
+            tg.create_dataset(name, shape=(0, *tail), maxshape=(None, *tail), dtype=arr.dtype,
+                              chunks=(max(1, min(64, 2**20 // max(1, int(np.prod(tail)) * arr.itemsize))), *tail),
+                              compression=self.compression if arr.ndim > 2 else None)
+        ds = tg[name]
+        start = ds.shape[0]
+        ds.resize(start + len(arr), axis=0)
+        ds[start:] = arr
+
     def finish(self) -> None:
         if not self.ragged:
             return
         tg = self.h5["targets"]
         offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
         tg.create_dataset("offsets", data=offsets)
-        for name, parts in self.ragged.items():
-            arr = np.concatenate(parts, axis=0) if parts else np.zeros((0,))
-            if name == "instance_masks" and self.canvas and arr.ndim == 3 and arr.shape[1:] != self.canvas:
-                padded = np.zeros((arr.shape[0], *self.canvas), dtype=arr.dtype)
-                padded[:, : arr.shape[1], : arr.shape[2]] = arr
-                arr = padded
-            tg.create_dataset(name, data=arr, compression=self.compression if arr.ndim > 2 else None)
 
 
 def _stats_pixels(d: DecodedSample, name: str, arr: np.ndarray, nodata: float | None) -> np.ndarray:

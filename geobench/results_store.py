@@ -73,6 +73,7 @@ def write_row(run_dir: str | Path, row: Mapping[str, Any]) -> Path:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; rows are for everyone sharing the run
         _debug_pause()
         os.replace(tmp, target)
     except BaseException:

@@ -148,24 +148,15 @@ class Sweep:
     def _hpo_unit(self, i: int, plan: DatasetPlan, hs: Any) -> bool:
         import optuna
 
+        if not st.hpo_has_work(hs, plan.n_trials):
+            return False
         proto = self.opts["protocol"]
         ran = [False]
 
         def objective(trial: optuna.Trial) -> float:
-            from optuna.trial import TrialState
-
-            if st.RETRY_OF in trial.user_attrs:
-                key = int(trial.user_attrs[st.KEY])
-            else:
-                used = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
-                others = hs.get_trials(deepcopy=False, states=used)
-                fresh = sorted(t.number for t in others if st.RETRY_OF not in t.user_attrs)
-                n_retry = sum(1 for t in others if st.RETRY_OF in t.user_attrs)
-                if trial.number in fresh and fresh.index(trial.number) + n_retry >= plan.n_trials:
-                    trial.set_user_attr(st.SKIPPED, "surplus")
-                    raise _Skip()
-                key = trial.number
-                trial.set_user_attr(st.KEY, key)
+            key = st.hpo_key(hs, trial, plan.n_trials)
+            if key is None:
+                raise _Skip()
             lr = trial.suggest_float("lr", float(proto["lr_low"]), float(proto["lr_high"]), log=True)
             bs = trial.suggest_categorical("batch_size", list(plan.batch_sizes))
             run_id = plan.hpo_run_id(key)
@@ -204,14 +195,7 @@ class Sweep:
         ran = [False]
 
         def objective(trial: Any) -> float:
-            key = trial.user_attrs.get(st.KEY)
-            if key is None:
-                trial.set_user_attr(st.SKIPPED, "surplus")
-                raise _Skip()
-            others = [t for t in rs.get_trials(deepcopy=False) if t.number != trial.number and t.user_attrs.get(st.KEY) == key]
-            if any(t.state == TrialState.COMPLETE or (t.state == TrialState.RUNNING and t.number < trial.number)
-                   for t in others):
-                trial.set_user_attr(st.SKIPPED, "duplicate")
+            if st.seed_key(rs, trial) is None:
                 raise _Skip()
             seed = int(trial.suggest_categorical("seed", list(plan.seeds)))
             run_id = plan.repeat_run_id(seed)

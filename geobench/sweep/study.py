@@ -15,7 +15,7 @@ from typing import Any
 
 from geobench.sweep.plan import DatasetPlan
 
-KEY = "key"            # user attr: the unit's stable key (HPO: the first trial number; repeat: the seed)
+KEY = "key"            # user attr: the unit's stable key (HPO: its budget slot; repeat: the seed)
 RETRY_OF = "retry_of"  # user attr: the trial number this one redoes
 SKIPPED = "skipped"    # user attr on FAILed trials that were never run (surplus, duplicate)
 ERROR = "error"        # user attr on FAILed trials: the exception
@@ -33,9 +33,11 @@ def open_storage(url: str | None, run_dir: Path, heartbeat_interval: int, grace_
 
 
 def retry_same_params(study: Any, trial: Any) -> None:
-    """Re-enqueue a failed-by-heartbeat (killed) trial with its parameters and key."""
-    key = trial.user_attrs.get(KEY, trial.number)
-    study.enqueue_trial(dict(trial.params), user_attrs={KEY: key, RETRY_OF: trial.number})
+    """Re-enqueue a failed-by-heartbeat (killed) trial with its parameters and key. A trial killed
+    before it took a key never started its unit: its slot is simply free again."""
+    if KEY not in trial.user_attrs or SKIPPED in trial.user_attrs:
+        return
+    study.enqueue_trial(dict(trial.params), user_attrs={KEY: trial.user_attrs[KEY], RETRY_OF: trial.number})
 
 
 def _sampler_and_pruner(plan: DatasetPlan, sampler_seed: int, pruner: str) -> tuple[Any, Any]:
@@ -118,31 +120,69 @@ def failed_with_error(study: Any) -> int:
     return sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if ERROR in t.user_attrs)
 
 
-def claim_hpo(study: Any, plan: DatasetPlan, lr_low: float, lr_high: float) -> Any | None:
-    """Claim the next HPO trial (a retry first, else a new one within the budget), or None."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+_LIVE = ("COMPLETE", "PRUNED", "RUNNING", "WAITING")
+
+
+def _duplicate(study: Any, trial: Any, key: int) -> bool:
+    """Another live trial holds ``key`` and wins: it is finished, or running with a lower number."""
     from optuna.trial import TrialState
 
-    used = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
-    trials = study.get_trials(deepcopy=False)
-    active = [t for t in trials if t.state in used]
-    waiting = [t for t in trials if t.state == TrialState.WAITING]
-    if not waiting and len(active) >= plan.n_trials:
-        return None
-    dists = {"lr": FloatDistribution(lr_low, lr_high, log=True),
-             "batch_size": CategoricalDistribution(list(plan.batch_sizes))}
-    trial = study.ask(dists)
+    for t in study.get_trials(deepcopy=False):
+        if t.number == trial.number or t.user_attrs.get(KEY) != key:
+            continue
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            return True
+        if t.state == TrialState.RUNNING and t.number < trial.number:
+            return True
+    return False
+
+
+def hpo_key(study: Any, trial: Any, n_trials: int) -> int | None:
+    """The budget slot (0 .. n_trials-1) a claimed HPO trial fills, or None if it must not run.
+
+    A retried trial keeps its slot. A new trial takes the lowest slot that no live trial holds
+    (a trial failed by an error frees its slot: failures do not count against the budget); with
+    no free slot, or when a concurrent worker took the same slot first, it does not run. The slot
+    is the unit's stable key: its results row id and the ``trial`` column.
+    """
     if RETRY_OF in trial.user_attrs:
-        return trial
-    # A new trial: two workers may have asked for the last slot at once; the later one yields.
-    fresh = sorted(t.number for t in study.get_trials(deepcopy=False, states=used) if RETRY_OF not in t.user_attrs)
-    retries = [t for t in study.get_trials(deepcopy=False, states=used) if RETRY_OF in t.user_attrs]
-    if fresh.index(trial.number) + len(retries) >= plan.n_trials:
-        trial.set_user_attr(SKIPPED, "surplus")
-        study.tell(trial, state=TrialState.FAIL)
+        key = int(trial.user_attrs[KEY])
+    else:
+        held = {int(t.user_attrs[KEY]) for t in study.get_trials(deepcopy=False)
+                if t.number != trial.number and t.state.name in _LIVE and KEY in t.user_attrs}
+        free = [k for k in range(n_trials) if k not in held]
+        if not free:
+            trial.set_user_attr(SKIPPED, "surplus")
+            return None
+        key = free[0]
+        trial.set_user_attr(KEY, key)
+    if _duplicate(study, trial, key):
+        trial.set_user_attr(SKIPPED, "duplicate")
         return None
-    trial.set_user_attr(KEY, trial.number)
-    return trial
+    return key
+
+
+def hpo_has_work(study: Any, n_trials: int) -> bool:
+    """A retry is waiting or a budget slot is free (else asking would only make a surplus trial)."""
+    trials = study.get_trials(deepcopy=False)
+    if any(t.state.name == "WAITING" for t in trials):
+        return True
+    held = {t.user_attrs.get(KEY) for t in trials if t.state.name in _LIVE and KEY in t.user_attrs}
+    return len(held) < n_trials
+
+
+def seed_key(study: Any, trial: Any) -> int | None:
+    """The seed a claimed seed-run trial runs, or None if it must not run (nothing was waiting,
+    or another worker has or had the same seed)."""
+    key = trial.user_attrs.get(KEY)
+    if key is None:
+        trial.set_user_attr(SKIPPED, "surplus")
+        return None
+    if _duplicate(study, trial, int(key)):
+        trial.set_user_attr(SKIPPED, "duplicate")
+        return None
+    return int(key)
 
 
 def ensure_seeds(study: Any, plan: DatasetPlan) -> None:
@@ -151,27 +191,6 @@ def ensure_seeds(study: Any, plan: DatasetPlan) -> None:
     for s in plan.seeds:
         study.enqueue_trial({"seed": s}, user_attrs={KEY: s})
 
-
-def claim_seed(study: Any, plan: DatasetPlan) -> tuple[Any, int] | None:
-    """Claim a seed run not yet done by anyone, or None."""
-    from optuna.distributions import CategoricalDistribution
-    from optuna.trial import TrialState
-
-    ensure_seeds(study, plan)
-    if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        return None
-    trial = study.ask({"seed": CategoricalDistribution(list(plan.seeds))})
-    key = trial.user_attrs.get(KEY)
-    if key is None:  # nothing was waiting after all (another worker took it): not a real unit
-        trial.set_user_attr(SKIPPED, "surplus")
-        study.tell(trial, state=TrialState.FAIL)
-        return None
-    others = [t for t in study.get_trials(deepcopy=False) if t.number != trial.number and t.user_attrs.get(KEY) == key]
-    if any(t.state == TrialState.COMPLETE or (t.state == TrialState.RUNNING and t.number < trial.number) for t in others):
-        trial.set_user_attr(SKIPPED, "duplicate")
-        study.tell(trial, state=TrialState.FAIL)
-        return None
-    return trial, int(key)
 
 
 def seeds_finished(study: Any, plan: DatasetPlan) -> bool:

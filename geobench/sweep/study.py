@@ -27,9 +27,26 @@ def open_storage(url: str | None, run_dir: Path, heartbeat_interval: int, grace_
     if not url:
         run_dir.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{(run_dir / 'optuna.db').resolve()}"
+    import random
+    import time
+
+    import sqlalchemy.exc
+
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
-                                      grace_period=grace_period, failed_trial_callback=retry_same_params)
+    for attempt in range(8):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
+                                              grace_period=grace_period,
+                                              heartbeat_stale_trial_callback=retry_same_params)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as exc:
+            # Workers starting together on a new database race to create its schema: the losers
+            # find it made by the winner on the next try.
+            if attempt == 7:
+                from geobench.errors import ConfigError
+
+                raise ConfigError(f"cannot open the Optuna storage {url}: {exc}") from None
+            time.sleep(0.2 + random.random() * 0.8)
+    raise AssertionError("unreachable")
 
 
 def retry_same_params(study: Any, trial: Any) -> None:

@@ -79,3 +79,27 @@ def parse_list(value: str) -> list[str]:
     if value.startswith("[") and value.endswith("]"):
         value = value[1:-1]
     return [v.strip().strip("'\"") for v in value.split(",") if v.strip()]
+
+
+def datasets_from_args(args: dict[str, str]) -> tuple[list[str], Any]:
+    """The datasets named by ``dataset=`` (one or a list) or ``capability=`` (and the capability)."""
+    from geobench.capabilities import load_capability
+
+    if "dataset" in args and "capability" in args:
+        raise ConfigError("give dataset=... or capability=..., not both")
+    if "dataset" in args:
+        return parse_list(args["dataset"]), None
+    if "capability" in args:
+        cap = load_capability(args["capability"])
+        return list(cap.datasets), cap
+    raise ConfigError("missing dataset=<ds> or capability=<cap>")
+
+
+def parse_bool(value: str, key: str) -> bool:
+    """``true/1/yes`` or ``false/0/no`` (any case); anything else is a ConfigError naming the key."""
+    v = value.strip().lower()
+    if v in ("true", "1", "yes"):
+        return True
+    if v in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"{key}={value!r}: expected true or false")

@@ -206,8 +206,7 @@ ALLOWED = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from geobench.cli import main_guard, parse_overrides, usage
-    from geobench.prepare import datasets_from_args, parse_bool
+    from geobench.cli import datasets_from_args, main_guard, parse_bool, parse_overrides, usage
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in argv):

@@ -320,34 +320,8 @@ ALLOWED = {
 }
 
 
-def datasets_from_args(args: dict[str, str]) -> tuple[list[str], Any]:
-    from geobench.capabilities import load_capability
-    from geobench.cli import parse_list
-    from geobench.errors import ConfigError
-
-    if "dataset" in args and "capability" in args:
-        raise ConfigError("give dataset=... or capability=..., not both")
-    if "dataset" in args:
-        return parse_list(args["dataset"]), None
-    if "capability" in args:
-        cap = load_capability(args["capability"])
-        return list(cap.datasets), cap
-    raise ConfigError("missing dataset=<ds> or capability=<cap>")
-
-
-def parse_bool(value: str, key: str) -> bool:
-    from geobench.errors import ConfigError
-
-    v = value.strip().lower()
-    if v in ("true", "1", "yes"):
-        return True
-    if v in ("false", "0", "no"):
-        return False
-    raise ConfigError(f"{key}={value!r}: expected true or false")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    from geobench.cli import main_guard, parse_overrides, usage
+    from geobench.cli import datasets_from_args, main_guard, parse_bool, parse_overrides, usage
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in argv):

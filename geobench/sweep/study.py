@@ -49,12 +49,13 @@ def open_storage(url: str | None, run_dir: Path, heartbeat_interval: int, grace_
     raise AssertionError("unreachable")
 
 
-def retry_same_params(study: Any, trial: Any) -> None:
+def retry_same_params(study: Any, trial: Any) -> bool:
     """Re-enqueue a failed-by-heartbeat (killed) trial with its parameters and key. A trial killed
     before it took a key never started its unit: its slot is simply free again."""
     if KEY not in trial.user_attrs or SKIPPED in trial.user_attrs:
-        return
+        return False
     study.enqueue_trial(dict(trial.params), user_attrs={KEY: trial.user_attrs[KEY], RETRY_OF: trial.number})
+    return True
 
 
 def _sampler_and_pruner(plan: DatasetPlan, sampler_seed: int, pruner: str) -> tuple[Any, Any]:
@@ -102,8 +103,7 @@ def recover(study: Any, exclusive: bool) -> int:
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.tell(t.number, state=TrialState.FAIL)
-        retry_same_params(study, t)
-        n += 1
+        n += retry_same_params(study, t)
     return n
 
 

@@ -52,8 +52,9 @@ def _resolve(cfg: DictConfig, run_dir: Path, multirun: bool) -> tuple[dict[str, 
         datasets = list(load_capability(str(cfg.capability.name)).datasets)
     exclusive = (not multirun) if cfg.exclusive is None else bool(cfg.exclusive)
     proto = OmegaConf.to_container(cfg.protocol, resolve=True)
-    if proto["finetune"] not in ("full", "frozen", "lora"):  # type: ignore[index]
-        raise ConfigError(f"protocol.finetune={proto['finetune']!r}: expected full, frozen or lora")  # type: ignore[index]
+    assert isinstance(proto, dict)
+    if proto["finetune"] not in ("full", "frozen", "lora"):
+        raise ConfigError(f"protocol.finetune={proto['finetune']!r}: expected full, frozen or lora")
     opts = {
         "model_key": spec.key, "pretrained": bool(model.get("pretrained", True)),
         "modalities": model.get("modalities"), "weights_path": model.get("weights_path"), "protocol": proto,

@@ -195,7 +195,10 @@ class PreparedDataset(torch.utils.data.Dataset):
         if not 0 <= i < self.num_samples:
             raise IndexError(i)
         h5 = self._file()
-        hw = tuple(int(v) for v in self._node("valid_hw")[i]) if self.has_valid_hw else None
+        hw: tuple[int, int] | None = None
+        if self.has_valid_hw:
+            h_, w_ = (int(v) for v in self._node("valid_hw")[i])
+            hw = (h_, w_)
         sample: dict[str, Any] = {"index": i, "inputs": {}}
         in_hw = None
         for m in self.modalities:

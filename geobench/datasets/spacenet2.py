@@ -9,22 +9,28 @@ layout.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from geobench.datasets import layouts, synth
 from geobench.datasets.base import DatasetAdapter, DecodedSample
 
+if TYPE_CHECKING:
+    from geobench.tortilla.reader import SampleRef, Tortilla
+    from geobench.tortilla.writer import SampleSpec
+
 
 class Adapter(DatasetAdapter):
     name = "spacenet2"
 
-    def decode(self, tortilla, sample) -> DecodedSample:  # type: ignore[no-untyped-def]
+    def decode(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
         a = self.assets_by_id(tortilla, sample, ("ps-ms", "pan", "semantic_mask"))
         mask = tortilla.read_raster(a["semantic_mask"])[0].astype(np.uint8) + 1
         return DecodedSample(inputs={"ps-ms": tortilla.read_raster(a["ps-ms"]), "pan": tortilla.read_raster(a["pan"])},
                              targets={"mask": mask})
 
-    def synthesize(self, index, split, rng, image_size):  # type: ignore[no-untyped-def]
+    def synthesize(self, index: int, split: str, rng: np.random.Generator, image_size: int) -> SampleSpec:
         from geobench.tortilla.writer import SampleSpec
 
         cmap = synth.class_map(rng, image_size, 2) + 1

@@ -37,7 +37,7 @@ def open_storage(url: str | None, run_dir: Path, heartbeat_interval: int, grace_
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
                                               grace_period=grace_period,
-                                              heartbeat_stale_trial_callback=retry_same_params)
+                                              heartbeat_stale_trial_callback=_retry_callback)
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as exc:
             # Workers starting together on a new database race to create its schema: the losers
             # find it made by the winner on the next try.
@@ -47,6 +47,10 @@ def open_storage(url: str | None, run_dir: Path, heartbeat_interval: int, grace_
                 raise ConfigError(f"cannot open the Optuna storage {url}: {exc}") from None
             time.sleep(0.2 + random.random() * 0.8)
     raise AssertionError("unreachable")
+
+
+def _retry_callback(study: Any, trial: Any) -> None:
+    retry_same_params(study, trial)
 
 
 def retry_same_params(study: Any, trial: Any) -> bool:
@@ -75,18 +79,24 @@ def _sampler_and_pruner(plan: DatasetPlan, sampler_seed: int, pruner: str) -> tu
     return sampler, p
 
 
+def _direction(plan: DatasetPlan) -> Any:
+    from optuna.study import StudyDirection
+
+    return StudyDirection.MAXIMIZE if plan.direction == "maximize" else StudyDirection.MINIMIZE
+
+
 def hpo_study(storage: Any, plan: DatasetPlan, sampler_seed: int, pruner: str) -> Any:
     import optuna
 
     sampler, p = _sampler_and_pruner(plan, sampler_seed, pruner)
-    return optuna.create_study(storage=storage, study_name=plan.study_name, direction=plan.direction,
+    return optuna.create_study(storage=storage, study_name=plan.study_name, direction=_direction(plan),
                                sampler=sampler, pruner=p, load_if_exists=True)
 
 
 def repeat_study(storage: Any, plan: DatasetPlan) -> Any:
     import optuna
 
-    return optuna.create_study(storage=storage, study_name=plan.study_name + ".repeat", direction=plan.direction,
+    return optuna.create_study(storage=storage, study_name=plan.study_name + ".repeat", direction=_direction(plan),
                                sampler=optuna.samplers.RandomSampler(seed=0), load_if_exists=True)
 
 

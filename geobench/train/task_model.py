@@ -155,7 +155,7 @@ def task_loss(task: str, output: torch.Tensor, batch: Mapping[str, Any],
 
 
 def build_task_model(encoder: nn.Module | str, spec: TaskSpec, *,
-                     dataset_modalities: Mapping[str, Sequence[Any]] | None = None,
+                     dataset_modalities: Mapping[str, Any] | None = None,
                      modalities: Sequence[str] | None = None, pretrained: bool = False,
                      decoder_channels: Sequence[int] = DEFAULT_DECODER_CHANNELS,
                      finetune: Any = "full", weights_path: str | None = None) -> nn.Module:

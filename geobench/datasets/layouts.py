@@ -1,9 +1,8 @@
-"""Shared pieces of the official layouts: reading HDF5/JSON annotation assets, and building
+"""Shared pieces of the official layouts: reading JSON annotation attributes of HDF5 assets, and building
 synthetic samples (GeoTIFF assets, segmentation scenes, object scenes) for the adapters."""
 
 from __future__ import annotations
 
-import io
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -18,19 +17,8 @@ if TYPE_CHECKING:
     from geobench.tortilla.writer import AssetSpec
 
 
-def h5_asset(t: Tortilla, asset: AssetRef) -> Any:
-    """An HDF5 asset opened in memory (h5py File; close it or use ``with``)."""
-    import h5py
-
-    try:
-        return h5py.File(io.BytesIO(t.read_bytes(asset)), "r")
-    except OSError as exc:
-        raise CorruptFileError(asset.path, f"sample {asset.sample_id!r}, asset {asset.id!r}: not a "
-                               f"readable HDF5 asset ({exc})", "re-download the file") from None
-
-
 def json_attr(t: Tortilla, asset: AssetRef, attr: str = "annotation") -> Any:
-    with h5_asset(t, asset) as f:
+    with t.read_hdf5(asset) as f:
         raw = f.attrs.get(attr)
     if raw is None:
         raise CorruptFileError(asset.path, f"sample {asset.sample_id!r}, asset {asset.id!r}: no "

@@ -47,7 +47,7 @@ def read_data(tortilla: Tortilla, asset: AssetRef, ndim: int) -> np.ndarray:
         CorruptFileError: the asset has no ``data`` dataset or another rank (names the file,
             the sample and the asset).
     """
-    with layouts.h5_asset(tortilla, asset) as f:
+    with tortilla.read_hdf5(asset) as f:
         ds = f.get(DATA)
         if ds is None or not hasattr(ds, "shape") or len(ds.shape) != ndim:
             raise CorruptFileError(asset.path, f"sample {asset.sample_id!r}, asset {asset.id!r}: "

@@ -109,14 +109,11 @@ class DatasetAdapter(ABC):
                       num_classes: int | None = None, **metadata: object) -> list[AssetSpec]:
         """One GeoTIFF asset per modality, in the official order, showing class map ``cmap``
         with each class's spectral signature (the learnable synthetic content)."""
-        from geobench.datasets import synth
+        from geobench.datasets import layouts, synth
 
-        m = self.manifest
-        out = []
-        for mod in m.modalities:
-            sig = synth.signatures(self.name, mod.name, num_classes or m.num_classes, len(mod.bands))
-            out.append(synth.raster_asset(mod.name, synth.render(cmap, sig, rng, mod.dtype, noise=noise), **metadata))
-        return out
+        k = num_classes or self.manifest.num_classes
+        return [synth.raster_asset(mod.name, layouts.render_modality(self.name, mod, cmap, k, rng, noise), **metadata)
+                for mod in self.manifest.modalities]
 
     def class_index(self, value: object, sample: SampleRef, column: str) -> int:
         """A class index from a metadata value: a class name of the manifest or an integer index.

@@ -59,10 +59,10 @@ def polygon_mask(vertices: list[float], height: int, width: int) -> np.ndarray:
 # --- synthetic ---------------------------------------------------------------------------------
 
 def render_modality(dataset: str, mod: Modality, cmap: np.ndarray, num_classes: int,
-                    rng: np.random.Generator) -> np.ndarray:
+                    rng: np.random.Generator, noise: float = 0.03) -> np.ndarray:
     """``(C, H, W)`` image of modality ``mod`` showing class map ``cmap`` (learnable)."""
     sig = synth.signatures(dataset, mod.name, num_classes, len(mod.bands))
-    return synth.render(cmap, sig, rng, mod.dtype)
+    return synth.render(cmap, sig, rng, mod.dtype, noise=noise)
 
 
 def object_scene(dataset: str, mod: Modality, num_object_classes: int, rng: np.random.Generator,

@@ -218,17 +218,21 @@ def build_encoder(key: str, *, dataset_modalities: Mapping[str, Any],
     """
     from geobench.models import weights as w
     from geobench.models.encoder import as_sequence
+    from geobench.torch_state import preserved_torch_state
 
     spec = get_spec(key)
     plan = plan_bands(spec, dataset_modalities, modalities)
     size = as_sequence(image_size) or (spec.default_image_size, spec.default_image_size)
-    family = importlib.import_module(f"geobench.models.{_FAMILY_MODULES[spec.family]}")
     pretrained_file = None
     if weights_path is None and pretrained:
         pretrained_file = w.fetch_weights(spec)
-    encoder: Encoder = family.build(spec, plan, image_size=size, pretrained_file=pretrained_file)
-    if weights_path is not None:
-        load_weights_path(encoder, weights_path, family)
+    # A family's library may change torch's global numerics when imported (terratorch sets the
+    # float32 matmul precision to "medium"): import and build it with that state preserved.
+    with preserved_torch_state():
+        family = importlib.import_module(f"geobench.models.{_FAMILY_MODULES[spec.family]}")
+        encoder: Encoder = family.build(spec, plan, image_size=size, pretrained_file=pretrained_file)
+        if weights_path is not None:
+            load_weights_path(encoder, weights_path, family)
     return encoder
 
 

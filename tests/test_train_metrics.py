@@ -104,7 +104,9 @@ def _boxes(n: int, g: torch.Generator) -> torch.Tensor:
     return torch.cat([xy, xy + wh], dim=1)
 
 
-def test_detection_map_matches_torchmetrics_and_is_one_when_perfect() -> None:
+def test_detection_coco_map_matches_torchmetrics_and_official_is_one_when_perfect() -> None:
+    """The whole-split number is ``coco_map``; the official per-batch number is tested against
+    terratorch itself in test_detection_metrics.py."""
     from torchmetrics.detection import MeanAveragePrecision
 
     g = torch.Generator().manual_seed(4)
@@ -116,9 +118,11 @@ def test_detection_map_matches_torchmetrics_and_is_one_when_perfect() -> None:
     got = _run(spec, [preds[:2], preds[2:]], [{"target": targets[:2]}, {"target": targets[2:]}])
     ref = MeanAveragePrecision(iou_type="bbox")
     ref.update(preds, targets)
-    assert got == {"test_test_map": pytest.approx(float(ref.compute()["map"]), abs=1e-7)}
+    assert got["coco_map"] == pytest.approx(float(ref.compute()["map"]), abs=1e-7)
+    assert got["test_test_map"] != pytest.approx(got["coco_map"])  # score filter + per-batch mean
     perfect = [{"boxes": t["boxes"], "scores": torch.ones(3), "labels": t["labels"]} for t in targets]
-    assert _run(spec, [perfect], [{"target": targets}])["test_test_map"] == pytest.approx(1.0)
+    out = _run(spec, [perfect], [{"target": targets}])
+    assert out["test_test_map"] == pytest.approx(1.0) and out["coco_map"] == pytest.approx(1.0)
 
 
 def test_instance_segmentation_segm_map() -> None:
@@ -145,5 +149,6 @@ def test_instance_segmentation_segm_map() -> None:
     ref = MeanAveragePrecision(iou_type="segm")
     ref.update([{**p, "masks": p["masks"][:, 0] > 0.5} for p in preds],
                [{**t, "masks": t["masks"].bool()} for t in targets])
-    assert got["test_test_segm_map"] == pytest.approx(float(ref.compute()["map"]), abs=1e-7)
+    assert got["coco_segm_map"] == pytest.approx(float(ref.compute()["map"]), abs=1e-7)
+    assert got["test_test_segm_map"] == pytest.approx(got["coco_segm_map"])  # one batch, all scores > 0.5
     assert got["test_test_segm_map"] < 1.0

@@ -10,11 +10,13 @@ segmentation                   ``Multiclass_Jaccard_Index``  ``MulticlassJaccard
                                                              "macro", ignore_index=...)`` (mIoU)
 regression                     ``RMSE``                      ``MeanSquaredError(squared=False)``
                                                              over valid pixels of the whole split
-detection                      ``test_test_map``             ``MeanAveragePrecision(iou_type=
-                                                             "bbox")["map"]`` (COCO mAP@[.5:.95])
-instance_segmentation          ``test_test_segm_map``        ``MeanAveragePrecision(iou_type=
-                                                             ("bbox", "segm"))["segm_map"]``
+detection                      ``test_test_map``             terratorch's per-batch mAP (score >
+                                                             0.5, NMS 0.5, batch-size-weighted
+                                                             mean); also ``coco_map`` (whole split)
+instance_segmentation          ``test_test_segm_map``        the same on masks; also
+                                                             ``coco_segm_map``
 =============================  ============================  ======================================
+
 
 The averages are the ones terratorch's tasks use (GEO-Bench-2 trained with terratorch): its
 multi-label task logs ``Multilabel_F1_Score`` as the macro average over labels (terratorch PR
@@ -93,13 +95,12 @@ class TaskMetrics:
         elif self.task == "regression":
             metric = MeanSquaredError(squared=False)
         else:
-            from torchmetrics.detection import MeanAveragePrecision
+            from geobench.train.detection_metrics import DetectionMetrics
 
-            iou: Any = "bbox" if self.task == "detection" else ("bbox", "segm")
-            metric = MeanAveragePrecision(iou_type=iou, box_format="xyxy", average="macro")
+            metric = DetectionMetrics(self.task)
             device = "cpu"
         self.device = torch.device(device)
-        self.metric = metric.to(self.device)
+        self.metric = metric.to(self.device) if hasattr(metric, "to") else metric
 
     def reset(self) -> None:
         self.metric.reset()
@@ -122,36 +123,11 @@ class TaskMetrics:
                 out, tgt = out[valid], tgt[valid]
             self.metric.update(out.reshape(-1), tgt.reshape(-1))
         else:
-            self.metric.update(_detections_for_map(output), _targets_for_map(target))
+            self.metric.update(output, target)
 
     def compute(self) -> dict[str, float]:
         """``{official name: raw value}`` (instance segmentation also gives the box mAP)."""
         value = self.metric.compute()
-        if self.task == "detection":
-            return {self.name: float(value["map"])}
-        if self.task == "instance_segmentation":
-            return {self.name: float(value["segm_map"]), "test_test_map": float(value["bbox_map"])}
+        if self.task in ("detection", "instance_segmentation"):
+            return dict(value)
         return {self.name: float(value)}
-
-
-def _detections_for_map(preds: list[dict[str, torch.Tensor]]) -> list[dict[str, torch.Tensor]]:
-    out = []
-    for p in preds:
-        d = {"boxes": p["boxes"].detach().float().cpu(), "scores": p["scores"].detach().float().cpu(),
-             "labels": p["labels"].detach().cpu()}
-        if "masks" in p:
-            m = p["masks"].detach()
-            d["masks"] = ((m[:, 0] if m.ndim == 4 else m) > 0.5).cpu()
-        out.append(d)
-    return out
-
-
-def _targets_for_map(targets: list[dict[str, torch.Tensor]]) -> list[dict[str, torch.Tensor]]:
-    out = []
-    for t in targets:
-        d = {"boxes": t["boxes"].detach().float().cpu().reshape(-1, 4),
-             "labels": t["labels"].detach().cpu()}
-        if "masks" in t:
-            d["masks"] = t["masks"].detach().cpu().to(torch.bool)
-        out.append(d)
-    return out

@@ -49,6 +49,9 @@ def load_capability(name: str) -> Capability:
     if not path.exists():
         raise UnknownNameError("capability", name, available_capabilities())
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict) and "capability" in data:
+        # a global-package capability (smoke: it also selects its protocol and loader settings)
+        data = data["capability"]
     if not isinstance(data, dict):
         raise ManifestError(f"{path}: expected a mapping")
     unknown = set(data) - _ALLOWED

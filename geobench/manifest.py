@@ -103,6 +103,67 @@ class MetricTransform:
 
 
 @dataclass(frozen=True)
+class TimeSelection:
+    """Which steps of a time series feed the model, the way GEO-Bench-2's dataset classes pick
+    them from a sample's real (acquired) steps, per modality.
+
+    ``all``: every step. ``first``: the first ``count`` steps. ``equally_spaced``: steps
+    ``int(i * (T / count))`` for ``i < count`` (``count = 1`` is the first step). ``indices``:
+    the listed steps. A series shorter than ``count`` is padded at the front with missing steps.
+    """
+
+    rule: Literal["all", "first", "equally_spaced", "indices"] = "all"
+    count: int | None = None
+    indices: tuple[int, ...] = ()
+
+    def pick(self, n_steps: int) -> list[int | None]:
+        """Indices into a series of ``n_steps`` real steps; None marks a padded (missing) step."""
+        if self.rule == "all":
+            return list(range(n_steps))
+        if self.rule == "indices":
+            return [i if i < n_steps else None for i in self.indices]
+        count = int(self.count or 1)
+        if n_steps < count:
+            return [None] * (count - n_steps) + list(range(n_steps))
+        if self.rule == "first":
+            return list(range(count))
+        step = n_steps / count
+        return [int(i * step) for i in range(count)]
+
+    @property
+    def length(self) -> int | None:
+        """The number of steps picked whatever the series' length (None for ``all``)."""
+        if self.rule == "all":
+            return None
+        return len(self.indices) if self.rule == "indices" else int(self.count or 1)
+
+
+@dataclass(frozen=True)
+class DatasetProtocol:
+    """What the published GEO-Bench-2 runs did with this dataset: the official datamodule's and
+    dataset class's defaults (GeoBenchV2 0.9), or the published configs where they differ.
+
+    ``image_size``: every split resized to this side (None: native size). ``flips``: random
+    horizontal and vertical flips (p 0.5 each) on train batches. ``eval_batch_size``: batch size
+    of validation and test (it matters for the per-batch detection mAP). ``time_steps``: which
+    steps of a time series feed the model. ``normalization``: modality -> band -> (mean, std) of
+    the official dataset class's z-score statistics (every band a model can read);
+    ``normalize: false`` where the official loader feeds raw values (CloudSen12 drops its own
+    normalised result). ``nodata_from``: a modality whose no-data pixels (any band) zero every
+    modality at that pixel and time step after normalisation (BioMassters' S1 -9999 fills).
+    """
+
+    image_size: int | None = None
+    flips: bool = True
+    eval_batch_size: int = 64
+    time_steps: TimeSelection = field(default_factory=TimeSelection)
+    normalize: bool = True
+    normalization: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    nodata_from: str | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class DatasetManifest:
     name: str
     title: str
@@ -125,6 +186,7 @@ class DatasetManifest:
     # reports BioMassters on AGB / 289.89, the 98th percentile), so RMSE is on the official scale.
     target_scale: float | None = None
     variable_image_size: bool = False
+    protocol: DatasetProtocol = field(default_factory=DatasetProtocol)
     synthetic_only_reason: str = ""
     notes: str = ""
     source: Path | None = field(default=None, compare=False)
@@ -215,7 +277,10 @@ def _build(cls: Any, data: Any, where: str) -> Any:
     if not isinstance(data, dict):
         raise ManifestError(f"{where}: expected a mapping, got {type(data).__name__}")
     hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name != "source"}
+    # DatasetManifest.source is the file it was loaded from, not a YAML key (other dataclasses'
+    # ``source`` fields, e.g. DatasetProtocol's, are ordinary keys).
+    fields = {f.name: f for f in dataclasses.fields(cls)
+              if f.init and not (cls is DatasetManifest and f.name == "source")}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ManifestError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(fields)}")

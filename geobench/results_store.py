@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from geobench.errors import ResultsError
+from geobench.fileio import atomic_write_text
 
 # The official GEO-Bench-2 submission columns, official spelling and order.
 OFFICIAL_COLUMNS: tuple[str, ...] = (
@@ -27,8 +26,9 @@ OFFICIAL_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 # geobench's own columns after them.
 EXTRA_COLUMNS: tuple[str, ...] = (
-    "run_id", "phase", "trial", "val_metric", "epochs", "train_seconds", "images_per_second",
-    "device", "geobench_version", "config_hash", "started_at", "finished_at",
+    "run_id", "phase", "trial", "val_metric", "test_metric_coco", "protocol", "protocol_hash",
+    "epochs", "train_seconds", "images_per_second", "device", "geobench_version", "config_hash",
+    "started_at", "finished_at",
 )  # fmt: skip
 RESULT_COLUMNS: tuple[str, ...] = OFFICIAL_COLUMNS + EXTRA_COLUMNS
 PHASES = ("hpo", "repeat")
@@ -63,33 +63,10 @@ def write_row(run_dir: str | Path, row: Mapping[str, Any]) -> Path:
     run_id = str(row["run_id"])
     if not run_id or "/" in run_id or run_id.startswith("."):
         raise ResultsError(f"results row: invalid run_id {run_id!r}")
-    d = results_dir(run_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    target = d / f"{run_id}.json"
+    target = results_dir(run_dir) / f"{run_id}.json"
     payload = json.dumps({c: _clean(row[c]) for c in RESULT_COLUMNS}, sort_keys=False)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{run_id}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; rows are for everyone sharing the run
-        _debug_pause()
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def _debug_pause() -> None:
-    """Test hook: ``GEOBENCH_DEBUG_ROW_PAUSE=SECONDS`` holds a row between its temp file and the
-    rename, so the kill-and-resume test can kill a worker while a row is being written."""
-    pause = os.environ.get("GEOBENCH_DEBUG_ROW_PAUSE")
-    if pause:
-        import time
-
-        time.sleep(float(pause))
+    # rows are for everyone sharing the run (0644); a killed writer leaves only a hidden .tmp
+    return atomic_write_text(target, payload)
 
 
 def has_row(run_dir: str | Path, run_id: str) -> bool:

@@ -40,7 +40,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--code", default=None, help="link to the model's code (default: N/A)")
     p.add_argument("--info", default="", help="how the experiments were run (free text)")
     p.add_argument("--comments", default="N/A", help="comments on new models (architecture, pre-training data, ...)")
-    p.add_argument("--protocol", default="geobench2", help="protocol name recorded in geobench.json")
     return p
 
 
@@ -75,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         names=_per_backbone(args.name, "--name", backbones),
         sizes=_per_backbone(args.size, "--size", backbones),
         license=args.license, paper=args.paper, code=args.code, info=args.info,
-        comments=args.comments, protocol=args.protocol,
+        comments=args.comments,
     )  # fmt: skip
     try:
         target, report = build_submission(args.run_dirs, args.out, opts)

@@ -1,5 +1,6 @@
-"""The sweep runner end to end: kill (SIGKILL) at chosen moments and resume; rows equal an
-uninterrupted run's. Runs the real smoke model on synthetic data in subprocesses."""
+"""The sweep runner end to end: SIGKILL at every chosen moment and resume; the final rows equal an
+uninterrupted run's value for value (parameters, metrics, epochs). Runs the real smoke model on
+synthetic data in subprocesses."""
 
 from __future__ import annotations
 
@@ -9,21 +10,41 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from geobench.prepare import prepare_dataset
-from geobench.results_store import read_rows
+from geobench.results_store import iter_rows
 from geobench.synthetic import write_synthetic
 
 pytestmark = pytest.mark.slow
 
 DATASET = "so2sat"
-BASE = ["model=smoke", f"dataset={DATASET}", "protocol.n_trials=3", "protocol.seeds=[205,913]",
-        "protocol.max_epochs=2", "protocol.early_stop_patience=2", "protocol.pruner=none",
-        "protocol.image_size=16", "leaderboard=false", "progress=log", "num_workers=0",
-        "storage.heartbeat_interval=1", "storage.grace_period=3"]
+N_TRIALS = 4
+BASE = ["model=smoke", f"dataset={DATASET}", "protocol=smoke", "prepare=false", f"protocol.n_trials={N_TRIALS}",
+        "protocol.n_startup_trials=2", "protocol.seeds=[205,913]", "protocol.max_epochs=2",
+        "protocol.early_stop_patience=2", "protocol.image_size=16", "leaderboard=false", "progress=log",
+        "num_workers=0", "storage.heartbeat_interval=1", "storage.grace_period=3"]
+# What must be identical between runs (timings and timestamps are not).
+VALUE_COLUMNS = ("dataset", "phase", "trial", "Seed", "lr", "batch_size", "val_metric", "test metric",
+                 "epochs", "run_id", "config_hash", "protocol", "protocol_hash", "backbone")
+
+# A row held between its temp file and the rename, injected from the test side: the runner is
+# started through this wrapper, which slows the results store's atomic rename down.
+_SLOW_ROW_WRITES = (
+    "import sys, time, geobench.fileio as f\n"
+    "real = f.os.replace\n"
+    "def slow(a, b, real=real):\n"
+    "    if str(b).endswith('.json') and '/results/' in str(b):\n"
+    "        time.sleep(3)\n"
+    "    real(a, b)\n"
+    "f.os = type('os', (), {'replace': staticmethod(slow), **{k: getattr(f.os, k) for k in dir(f.os) if not k.startswith('__') and k != 'replace'}})\n"
+    "sys.argv = ['geobench.run'] + sys.argv[1:]\n"
+    "from geobench.run import main\n"
+    "main()\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,24 +55,27 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _cmd(run_dir: Path, data_root: Path, extra: list[str] = ()) -> list[str]:
-    return [sys.executable, "-m", "geobench.run", *BASE, f"data_root={data_root}", f"hydra.run.dir={run_dir}", *extra]
+def _cmd(run_dir: Path, data_root: Path, extra: list[str] | tuple[str, ...] = (), *,
+         slow_rows: bool = False) -> list[str]:
+    entry = ["-c", _SLOW_ROW_WRITES] if slow_rows else ["-m", "geobench.run"]
+    return [sys.executable, *entry, *BASE, f"data_root={data_root}", f"hydra.run.dir={run_dir}", *extra]
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}, **extra)
-    return env
+def _env() -> dict[str, str]:
+    return dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
 
 
-def _keys(run_dir: Path) -> set[tuple]:
-    df = read_rows(run_dir)
-    return {(r.dataset, r.phase, int(r.trial) if r.phase == "hpo" else int(r.Seed)) for r in df.itertuples()}
+def _values(run_dir: Path) -> dict[tuple, dict]:
+    out = {}
+    for r in iter_rows(run_dir):
+        key = (r["dataset"], r["phase"], r["trial"] if r["phase"] == "hpo" else r["Seed"])
+        out[key] = {c: r[c] for c in VALUE_COLUMNS}
+    return out
 
 
-def _run_until(cmd: list[str], env: dict[str, str], run_dir: Path, condition, timeout: float = 240) -> bool:
+def _run_until(cmd: list[str], run_dir: Path, condition: Callable[[Path], bool], timeout: float = 300) -> bool:
     """Start the command; SIGKILL it as soon as ``condition(run_dir)`` holds. True if killed."""
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -61,7 +85,7 @@ def _run_until(cmd: list[str], env: dict[str, str], run_dir: Path, condition, ti
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 return True
-            time.sleep(0.05)
+            time.sleep(0.02)
         raise AssertionError("the run neither finished nor reached the kill point in time")
     finally:
         if proc.poll() is None:
@@ -73,41 +97,39 @@ def _log(run_dir: Path) -> str:
     return p.read_text() if p.exists() else ""
 
 
-def test_kill_and_resume_equals_uninterrupted(data_root: Path, tmp_path: Path) -> None:
+def _rows(run_dir: Path) -> int:
+    return len(list((run_dir / "results").glob("*.json"))) if (run_dir / "results").is_dir() else 0
+
+
+def test_kill_at_every_point_and_resume_equals_uninterrupted(data_root: Path, tmp_path: Path) -> None:
     ref = tmp_path / "ref"
     done = subprocess.run(_cmd(ref, data_root), env=_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    expected = _keys(ref)
-    assert expected == {(DATASET, "hpo", t) for t in range(3)} | {(DATASET, "repeat", s) for s in (205, 913)}
+    expected = _values(ref)
+    assert set(expected) == ({(DATASET, "hpo", t) for t in range(N_TRIALS)}
+                             | {(DATASET, "repeat", s) for s in (205, 913)})
 
     run = tmp_path / "killed"
-    kill_points = [
-        # inside the second HPO trial (it has begun, not ended)
-        lambda d: _log(d).count("| trial ") >= 2 and _log(d).count("-> val") == 1,
-        # between trials: right after a trial's row and end line
-        lambda d: _log(d).count("-> val") >= 2,
-        # inside a seed run
-        lambda d: "| seed " in _log(d) and "-> test" not in _log(d),
-    ]
-    kills = 0
-    for point in kill_points:
-        kills += _run_until(_cmd(run, data_root), _env(), run, point)
-    # while a row is being written: the row's temp file exists, the rename has not happened
-    kills += _run_until(_cmd(run, data_root), _env(GEOBENCH_DEBUG_ROW_PAUSE="3"), run,
-                        lambda d: any((d / "results").glob(".*.tmp")))
-    assert kills >= 3, "the run finished before the kill points were reached"
+    kill_points = {
+        "inside the second HPO trial": (lambda d: _log(d).count("| trial ") >= 2 and _rows(d) == 1, False),
+        "while an HPO row is written": (lambda d: _rows(d) == 2 and any((d / "results").glob(".*.tmp")), True),
+        "between trials, right after a row": (lambda d: _rows(d) >= 3 and "-> val" in _log(d), False),
+        "inside a seed run": (lambda d: "| seed " in _log(d) and _rows(d) == N_TRIALS, False),
+        "while a seed row is written": (lambda d: _rows(d) == N_TRIALS + 1 and any((d / "results").glob(".*.tmp")),
+                                        True),
+    }
+    for name, (point, slow) in kill_points.items():
+        assert _run_until(_cmd(run, data_root, slow_rows=slow), run, point), f"kill point not reached: {name}"
+        assert not any(json.loads(p.read_text()) is None for p in (run / "results").glob("*.json"))
     final = subprocess.run(_cmd(run, data_root), env=_env(), capture_output=True, text=True, timeout=600)
     assert final.returncode == 0, final.stderr[-3000:]
-    assert _keys(run) == expected
-    rows = list((run / "results").glob("*.json"))
-    assert len(rows) == len(expected)  # no duplicates, nothing left half-written
-    for p in rows:
-        json.loads(p.read_text())
+    assert _values(run) == expected  # same parameters, metrics and epochs, bit for bit on a CPU
+    assert len(list((run / "results").glob("*.json"))) == len(expected)
     assert not list((run / "results").glob(".*.tmp"))
     # a third run of the same command does no work
     again = subprocess.run(_cmd(run, data_root), env=_env(), capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0 and _keys(run) == expected
-    assert len(list((run / "results").glob("*.json"))) == len(expected)
+    assert again.returncode == 0 and _values(run) == expected
+    assert "| trial " not in again.stderr and "| seed " not in again.stderr
 
 
 def test_results_cli_official_columns(data_root: Path, tmp_path: Path) -> None:

@@ -42,14 +42,21 @@ def _cfg(**kw: object) -> TrainConfig:
     return TrainConfig(**base)  # type: ignore[arg-type]
 
 
-def _script(monkeypatch: pytest.MonkeyPatch, values: list[float], name: str) -> list[int]:
-    """Make validation return ``values`` in turn (test splits get 0.123); count calls."""
+def _script(monkeypatch: pytest.MonkeyPatch, values: list[float], name: str,
+            losses: list[float] | None = None) -> list[int]:
+    """Make validation return ``values`` (and validation ``losses``) in turn (test splits get
+    0.123); count calls."""
     seq = iter(values)
+    loss_seq = iter(losses or [])
     calls = [0]
 
-    def fake_evaluate(stepper: object, loader: object, max_steps: object = None) -> dict[str, float]:
+    def fake_evaluate(stepper: object, loader: object, max_steps: object = None, *,
+                      with_loss: bool = False) -> dict[str, float]:
         calls[0] += 1
-        return {name: next(seq, 0.123)}
+        out = {name: next(seq, 0.123)}
+        if with_loss:
+            out["loss"] = next(loss_seq)
+        return out
 
     monkeypatch.setattr(loop_mod, "evaluate", fake_evaluate)
     return calls
@@ -82,6 +89,71 @@ def test_early_stopping_stops_after_patience_and_restores_the_best_epoch(
     assert any(not torch.equal(final[k], snapshots[-1][k]) for k in final)
     assert res.test_metrics == {"Overall_Accuracy": 0.123}  # the 6th call: the test split
     assert calls[0] == 6
+
+
+def test_val_loss_drives_stopping_and_plateau_while_the_metric_picks_the_checkpoint(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The published runs: EarlyStopping and ReduceLROnPlateau on val/loss, checkpoint on the metric."""
+    metrics = [0.1, 0.9, 0.2, 0.3, 0.4, 0.5]
+    losses = [1.0, 0.9, 0.8, 0.85, 0.85, 0.9]  # best loss at epoch 2; the best metric is epoch 1
+    _script(monkeypatch, metrics, "Overall_Accuracy", losses)
+    model = _model()
+    snapshots: list[dict[str, torch.Tensor]] = []
+    res = fit(model, CLS, _data(), _data(split=1), None,
+              _cfg(monitor="val_loss", early_stop_patience=3, lr_patience=1, lr=1e-3, max_epochs=20),
+              on_epoch_end=lambda e, v: snapshots.append(_params(model)) and False)
+    assert res.stopped_by == "early_stopping" and res.epochs == 6  # 3 epochs after the best loss
+    assert res.val_loss_per_epoch == losses
+    assert res.best_epoch == 1 and res.best_val_metric == 0.9  # selection stays on the metric
+    assert all(torch.equal(v, snapshots[1][k]) for k, v in _params(model).items())
+    # plateau on the loss (mode min, patience 1): epochs 3 and 4 do not improve on 0.8 -> halved for epoch 5
+    assert res.lr_per_epoch == pytest.approx([1e-3] * 5 + [5e-4])
+
+
+def test_no_early_stopping_runs_max_epochs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Detection in the published runs: no early stopping (patience None)."""
+    _script(monkeypatch, [0.5, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], "Overall_Accuracy")
+    res = fit(_model(), CLS, _data(), _data(split=1), None, _cfg(early_stop_patience=None, max_epochs=8))
+    assert res.epochs == 8 and res.stopped_by == "max_epochs" and res.best_epoch == 0
+
+
+def test_drop_last_and_eval_batch_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    real_step = loop_mod.Stepper.train_step
+
+    def count(self: object, batch: dict) -> object:
+        seen.append(int(batch["target"].shape[0]))
+        return real_step(self, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loop_mod.Stepper, "train_step", count)
+    fit(_model(), CLS, _data(n=10), _data(split=1), None,
+        _cfg(batch_size=4, drop_last=True, max_epochs=1))
+    assert seen == [4, 4]  # 10 samples, the partial batch of 2 dropped
+    seen.clear()
+    fit(_model(), CLS, _data(n=10), _data(split=1), None, _cfg(batch_size=4, max_epochs=1))
+    assert seen == [4, 4, 2]
+    evaluated: list[int] = []
+    real_eval = loop_mod.evaluate
+
+    def spy(stepper: object, loader: object, *a: object, **kw: object) -> dict[str, float]:
+        evaluated.append(int(loader.batch_size))  # type: ignore[attr-defined]
+        return real_eval(stepper, loader, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loop_mod, "evaluate", spy)
+    fit(_model(), CLS, _data(n=8), _data(split=1, n=8), _data(split=2, n=8),
+        _cfg(batch_size=4, eval_batch_size=64, max_epochs=1))
+    assert evaluated == [64, 64]  # validation and test use the eval batch size
+
+
+def test_flips_change_the_training_but_keep_it_reproducible() -> None:
+    def run(flips: bool) -> dict[str, torch.Tensor]:
+        model = _model()
+        fit(model, CLS, _data(), _data(split=1), None, _cfg(flips=flips, max_epochs=2, seed=3))
+        return _params(model)
+
+    a, b, c = run(True), run(True), run(False)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a)
 
 
 def test_lower_is_better_metric_and_biomassters_rescaling(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,9 +2,10 @@
 
 A sample is a dict (the batch format the training loop consumes):
 
-- ``inputs``: modality -> float32 ``(C, H, W)`` or ``(T, C, H, W)``: selected bands, z-scored
-  with the train split's ``stats.json`` (no-data fills declared by the adapter become 0),
-  resized to ``image_size``;
+- ``inputs``: modality -> float32 ``(C, H, W)`` or ``(T, C, H, W)``: selected bands and time
+  steps, z-scored (``normalization="official"``: the official dataset class's statistics from
+  the manifest; ``"train_stats"``: the train split's ``stats.json``; no-data fills declared by
+  the adapter become 0), resized to ``image_size`` (:mod:`geobench.data.transforms`);
 - ``time_mask``: bool ``(T,)`` for time series whose steps can be missing (True = real step:
   present in at least one modality; a modality's missing steps are zeros after normalization);
   time series of one sample share one length T (the longest; shorter ones are zero-padded);
@@ -27,11 +28,14 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from geobench import paths
+from geobench.data.transforms import resize_boxes, resize_image, resize_mask, select_steps, zscore
 from geobench.errors import ConfigError, DatasetNotFoundError
+from geobench.manifest import TimeSelection
 from geobench.prepared import FORMAT_VERSION, load_stats, read_json_attr
+
+NORMALIZATION = ("official", "train_stats", "none")
 
 BandSelection = Mapping[str, Sequence[str | float]]
 _DETECTION = ("detection", "instance_segmentation")
@@ -65,19 +69,26 @@ class PreparedDataset(torch.utils.data.Dataset):
         split: ``train``, ``validation`` or ``test``.
         modalities: modalities to load (default: all).
         bands: modality -> band names or wavelengths (nm) to select, in that order (default: all).
-        normalize: z-score with the train split's statistics.
+        normalization: ``official`` (the manifest's official statistics; raw values where the
+            official loader does not normalise; bands without official statistics fall back to
+            the train split's), ``train_stats`` or ``none``.
         image_size: resize inputs and targets to this side (default: keep).
+        time_steps: which steps of each time series to load (default: all).
         transform: augmentation hook, called on the finished sample dict.
     """
 
     def __init__(self, data_root: str | Path, dataset: str, split: str, *,
                  modalities: Sequence[str] | None = None, bands: BandSelection | None = None,
-                 normalize: bool = True, image_size: int | None = None,
+                 normalization: str = "train_stats", image_size: int | None = None,
+                 time_steps: TimeSelection | None = None,
                  transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
         import h5py
 
         if split not in paths.SPLITS:
             raise ConfigError(f"split {split!r}: expected one of {', '.join(paths.SPLITS)}")
+        if normalization not in NORMALIZATION:
+            raise ConfigError(f"normalization={normalization!r}: expected one of {', '.join(NORMALIZATION)}")
+        self.time_steps = time_steps if time_steps is not None and time_steps.rule != "all" else None
         self.path = paths.prepared_file(data_root, dataset, split)
         if not self.path.exists():
             raise DatasetNotFoundError(f"{self.path}: prepared file not found; run `python -m geobench.prepare "
@@ -106,32 +117,55 @@ class PreparedDataset(torch.utils.data.Dataset):
             self.band_names: dict[str, list[str]] = {}
             self.nodata: dict[str, float] = {}
             self.band_index: dict[str, list[int] | None] = {}
-            self.has_time_mask = {m: ("time_mask" in h5 and m in h5["time_mask"]) for m in self.modalities}
+            self.has_time_mask = {m: ("time_mask" in h5 and m in h5["time_mask"]) for m in all_mods}
             self.has_valid_hw = "valid_hw" in h5
+            for m in all_mods:
+                nodata = read_json_attr(h5["inputs"][m], "nodata", None)
+                if nodata is not None:
+                    self.nodata[m] = float(nodata)
             for m in self.modalities:
                 ds = h5["inputs"][m]
                 names = read_json_attr(ds, "bands")
                 wls = read_json_attr(ds, "wavelengths_nm", [None] * len(names))
-                nodata = read_json_attr(ds, "nodata", None)
-                if nodata is not None:
-                    self.nodata[m] = float(nodata)
                 idx = None
                 if bands and m in bands:
                     idx = select_bands(names, wls, bands[m], f"{self.path}:inputs/{m}")
                 self.band_index[m] = idx
                 self.band_names[m] = [names[i] for i in idx] if idx is not None else list(names)
-        stats = load_stats(self.path.parent) if normalize else None
-        self.norm: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # mean, 1/std as (C, 1, 1)
-        if stats is not None:
-            for m in self.modalities:
-                if m not in stats:
-                    raise DatasetNotFoundError(f"{self.path.parent}/stats.json: no statistics for {m!r}; prepare again")
-                mean = np.array([stats[m][b]["mean"] for b in self.band_names[m]], dtype=np.float32)
-                std = np.array([max(stats[m][b]["std"], 1e-6) for b in self.band_names[m]], dtype=np.float32)
-                self.norm[m] = (mean[:, None, None], (1.0 / std)[:, None, None])
+        self.official = None
+        self.nodata_from: str | None = None
+        if normalization == "official":
+            from geobench.manifest import load_manifest
+
+            self.official = load_manifest(dataset).protocol
+            self.nodata_from = self.official.nodata_from
+            if not self.official.normalize:
+                normalization = "none"
+        self.normalization = normalization
+        self.norm: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # mean, std as (C, 1, 1)
+        if normalization != "none":
+            self._init_norm()
         self._h5: Any = None
         self._pid: int | None = None
         self._nodes: dict[str, Any] = {}
+
+    def _init_norm(self) -> None:
+        official = self.official.normalization if self.official is not None else {}
+        stats: dict[str, Any] | None = None
+        for m in self.modalities:
+            pairs = []
+            for b in self.band_names[m]:
+                if b in official.get(m, {}):
+                    pairs.append(official[m][b])
+                    continue
+                if stats is None:
+                    stats = load_stats(self.path.parent)
+                if m not in stats:
+                    raise DatasetNotFoundError(f"{self.path.parent}/stats.json: no statistics for {m!r}; prepare again")
+                pairs.append((stats[m][b]["mean"], max(stats[m][b]["std"], 1e-6)))
+            mean = np.array([p[0] for p in pairs], dtype=np.float32)
+            std = np.array([p[1] for p in pairs], dtype=np.float32)
+            self.norm[m] = (mean[:, None, None], std[:, None, None])
 
     # -- file handle, opened once per process ------------------------------------------------
     def _file(self) -> Any:
@@ -159,8 +193,17 @@ class PreparedDataset(torch.utils.data.Dataset):
         return self.num_samples
 
     # -- one sample --------------------------------------------------------------------------
-    def _read_input(self, h5: Any, m: str, i: int) -> torch.Tensor:
+    def _read_raw(self, m: str, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """One modality of sample ``i`` as stored (all bands), its time steps selected; and its
+        time mask (None: every step is real, or not a series)."""
         arr = self._node(f"inputs/{m}")[i]
+        mask = self._node(f"time_mask/{m}")[i].astype(bool) if self.has_time_mask.get(m) else None
+        if self.time_steps is not None and arr.ndim == 4:
+            arr, mask = select_steps(arr, mask, self.time_steps)
+        return arr, mask
+
+    def _read_input(self, m: str, i: int) -> tuple[torch.Tensor, np.ndarray | None]:
+        arr, mask = self._read_raw(m, i)
         idx = self.band_index[m]
         if idx is not None:
             arr = arr[..., idx, :, :]
@@ -172,48 +215,51 @@ class PreparedDataset(torch.utils.data.Dataset):
             nd = self.nodata[m]
             missing = np.isnan(arr) if np.isnan(nd) else arr == nd
         if m in self.norm:
-            mean, inv_std = self.norm[m]
-            x -= mean
-            x *= inv_std
+            zscore(x, *self.norm[m])
         if missing is not None:
             x[missing] = 0.0  # no-data fills: the band mean after normalization
-        return torch.from_numpy(x)
+        return torch.from_numpy(x), mask
+
+    def _nodata_pixels(self, i: int) -> torch.Tensor | None:
+        """Pixels (per step) where the ``nodata_from`` modality has a fill in any band."""
+        m = self.nodata_from
+        if m is None or m not in self.nodata:
+            return None
+        arr, _ = self._read_raw(m, i)
+        nd = self.nodata[m]
+        bad = np.isnan(arr) if np.isnan(nd) else arr == nd
+        return torch.from_numpy(bad.any(axis=-3))  # (H, W) or (T, H, W)
 
     def _resize(self, x: torch.Tensor, mode: str) -> torch.Tensor:
-        s = self.image_size
-        if s is None or x.shape[-2:] == (s, s):
+        if self.image_size is None:
             return x
-        lead = x.shape[:-2]
-        y = x.reshape(1, -1, *x.shape[-2:])
-        if mode == "nearest":
-            y = F.interpolate(y.float(), size=(s, s), mode="nearest").to(x.dtype)
-        else:
-            y = F.interpolate(y, size=(s, s), mode="bilinear", align_corners=False)
-        return y.reshape(*lead, s, s)
+        return resize_mask(x, self.image_size) if mode == "nearest" else resize_image(x, self.image_size)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         if not 0 <= i < self.num_samples:
             raise IndexError(i)
-        h5 = self._file()
         hw: tuple[int, int] | None = None
         if self.has_valid_hw:
             h_, w_ = (int(v) for v in self._node("valid_hw")[i])
             hw = (h_, w_)
         sample: dict[str, Any] = {"index": i, "inputs": {}}
         in_hw = None
+        spread = self._nodata_pixels(i)
         for m in self.modalities:
-            x = self._read_input(h5, m, i)
+            x, mask = self._read_input(m, i)
+            if spread is not None and spread.shape[0] == (x.shape[0] if x.ndim == 4 else spread.shape[0]):
+                x = x.masked_fill(spread.unsqueeze(-3), 0.0)  # every band at the fill pixels
             if hw is not None:
                 x = x[..., : hw[0], : hw[1]]
             in_hw = x.shape[-2:]
-            if self.has_time_mask[m]:
+            if mask is not None:
                 # Missing steps are zero in the normalized space (the band mean).
-                tm = torch.from_numpy(self._node(f"time_mask/{m}")[i].astype(bool))
+                tm = torch.from_numpy(mask)
                 x[~tm] = 0.0
                 sample.setdefault("_masks", {})[m] = tm
             sample["inputs"][m] = self._resize(x, "bilinear")
         self._common_time_axis(sample)
-        sample.update(self._target(h5, i, hw, in_hw))
+        sample.update(self._target(i, hw, in_hw))
         if self.transform is not None:
             sample = self.transform(sample)
         return sample
@@ -237,7 +283,7 @@ class PreparedDataset(torch.utils.data.Dataset):
         if masks or any(x.shape[0] < t for x in series.values()):
             sample["time_mask"] = union
 
-    def _target(self, h5: Any, i: int, hw: tuple[int, int] | None, in_hw: Any) -> dict[str, Any]:
+    def _target(self, i: int, hw: tuple[int, int] | None, in_hw: Any) -> dict[str, Any]:
         task = self.task
 
         def tg_get(name: str, idx: Any) -> np.ndarray:
@@ -276,8 +322,7 @@ class PreparedDataset(torch.utils.data.Dataset):
                     masks = masks[:, : hw[0], : hw[1]]
                 out["masks"] = self._resize(masks, "nearest")
             if self.image_size is not None and in_hw is not None:
-                sy, sx = self.image_size / in_hw[0], self.image_size / in_hw[1]
-                out["boxes"] = boxes * torch.tensor([sx, sy, sx, sy])
+                out["boxes"] = resize_boxes(boxes, (int(in_hw[0]), int(in_hw[1])), self.image_size)
             return {"target": out}
         raise ConfigError(f"{self.path}: unknown task {task!r}")
 

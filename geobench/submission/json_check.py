@@ -199,6 +199,8 @@ class GeobenchMeta:
     fine_tuning_line: int | None = None
     submission_id: str | None = None
     models: dict[str, int | None] = field(default_factory=dict)  # backbone -> line
+    protocol_name: str | None = None
+    protocol_settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # hash -> settings
 
 
 def _check_model(entry: Any, i: int, doc: JsonFile, display: str, report: Report, meta: GeobenchMeta) -> None:
@@ -277,6 +279,11 @@ def check_geobench_json(doc: JsonFile, display: str, report: Report) -> Geobench
                          "between 1 and 1000")
         else:
             meta.seeds = protocol["repeated_seeds"]
+        if isinstance(protocol.get("name"), str):
+            meta.protocol_name = protocol["name"]
+        settings = protocol.get("settings")
+        if isinstance(settings, dict):
+            meta.protocol_settings = {str(k): v for k, v in settings.items() if isinstance(v, dict)}
     models = data.get("models")
     if isinstance(models, list):
         if not models:

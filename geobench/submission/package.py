@@ -52,7 +52,6 @@ class SubmissionOptions:
     code: str | None = None
     info: str = ""
     comments: str = "N/A"
-    protocol: str = "geobench2"
 
 
 def load_repeat_rows(run_dirs: list[Path]) -> list[dict[str, Any]]:
@@ -192,11 +191,23 @@ def model_entries(rows: list[dict[str, Any]], run_dirs: list[Path], opts: Submis
     return entries
 
 
-def _protocol(rows: list[dict[str, Any]], name: str) -> dict[str, Any]:
+def _protocol(rows: list[dict[str, Any]], run_dirs: list[Path]) -> dict[str, Any]:
+    """geobench.json's protocol block: the rows' protocol, seeds, budgets and resolved settings."""
+    from geobench.submission.protocol_check import protocol_problems, run_settings
+
+    settings = run_settings(run_dirs)
+    problems = protocol_problems(rows, settings)
+    if problems:
+        raise ResultsError("only results of the published protocol can be submitted:\n  "
+                           + "\n  ".join(problems))
     counts = Counter((r["backbone"], r["dataset"]) for r in rows)
     trials = {str(r["dataset"]): r["n_trials"] for r in rows}
+    names = sorted({str(r.get("protocol")) for r in rows})
+    hashes = sorted({str(r["protocol_hash"]) for r in rows if r.get("protocol_hash")})
     return {
-        "name": name,
+        "name": names[0] if len(names) == 1 else "mixed",
+        "protocol_hashes": hashes,
+        "settings": {h: settings[h] for h in hashes if h in settings},
         "repeated_seeds": Counter(counts.values()).most_common(1)[0][0],
         "seeds": sorted({int(r["Seed"]) for r in rows if isinstance(r.get("Seed"), int)}),
         "hpo_trials": dict(sorted(trials.items())),
@@ -243,7 +254,7 @@ def _files(rows: list[dict[str, Any]], run_dirs: list[Path], opts: SubmissionOpt
         raise ResultsError(f"fine-tuning mode {modes[0]!r}: the official leaderboard accepts only "
                            f"{' and '.join(S.OFFICIAL_FT_MODES)} results")
     models = model_entries(rows, run_dirs, opts)
-    protocol = _protocol(rows, opts.protocol)
+    protocol = _protocol(rows, run_dirs)
     info = additional_info(rows, models, protocol, opts)
     dump = lambda obj: json.dumps(obj, indent=2, ensure_ascii=False) + "\n"  # noqa: E731
     if opts.fmt == "official":

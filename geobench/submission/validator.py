@@ -138,6 +138,24 @@ def _cross_check(contents: CsvContents, info: AdditionalInfo | None, meta: Geobe
                            f"folder name {folder.name!r}")
 
 
+def _check_protocol(contents: CsvContents, meta: GeobenchMeta | None, csv_file: Path, report: Report) -> None:
+    """geobench layout: every (backbone, dataset) must come from the published protocol."""
+    from geobench.submission.protocol_check import row_problem
+
+    if "protocol" not in contents.columns:
+        return
+    settings = meta.protocol_settings if meta is not None else {}
+    seen: set[tuple[str, str]] = set()
+    for row in contents.rows:
+        key = (row.cells.get("backbone", ""), row.cells.get("dataset", ""))
+        if key in seen:
+            continue
+        seen.add(key)
+        problem = row_problem(row.cells, settings.get(row.cells.get("protocol_hash", "")))
+        if problem:
+            report.error(csv_file, row.line, problem)
+
+
 def validate_path(path: str | Path, *, seeds: int | None = None) -> Report:
     """Validate one submission folder (a file inside it is taken as its folder).
 
@@ -190,4 +208,6 @@ def validate_path(path: str | Path, *, seeds: int | None = None) -> Report:
             if "backbone" in contents.columns:
                 report.summary["backbones"] = _coverage(contents, csv_file, report)
                 _cross_check(contents, info, meta, folder, report)
+                if layout == "geobench":
+                    _check_protocol(contents, meta, csv_file, report)
     return report

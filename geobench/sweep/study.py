@@ -11,9 +11,12 @@ the same parameters and the same key, so the redone unit writes the same results
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geobench.sweep.plan import DatasetPlan
+
+if TYPE_CHECKING:
+    from geobench.protocol import DatasetSettings
 
 KEY = "key"            # user attr: the unit's stable key (HPO: its budget slot; repeat: the seed)
 RETRY_OF = "retry_of"  # user attr: the trial number this one redoes
@@ -62,41 +65,62 @@ def retry_same_params(study: Any, trial: Any) -> bool:
     return True
 
 
-def _sampler_and_pruner(plan: DatasetPlan, sampler_seed: int, pruner: str) -> tuple[Any, Any]:
+def slot_seed(sampler_seed: int, dataset: str, slot: int) -> int:
+    """The sampler seed of one HPO budget slot of a dataset (independent of process, worker and
+    time; different datasets start from different points)."""
+    import hashlib
+
+    return int(hashlib.sha256(f"geobench-hpo:{sampler_seed}:{dataset}:{slot}".encode()).hexdigest()[:8], 16)
+
+
+def slot_sampler(settings: DatasetSettings, slot: int) -> Any:
+    """The TPE sampler that suggests slot ``slot``'s parameters.
+
+    Seeded from (``sampler_seed``, dataset, slot): the first ``n_startup_trials`` slots are random points
+    that depend on nothing else (so concurrent workers explore distinct points); later slots are
+    TPE suggestions from the finished slots before them (:func:`hpo_key` runs a slot only once
+    every lower slot is finished), so a resumed run or any number of workers suggest exactly
+    what one uninterrupted worker does.
+    """
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=slot_seed(settings.sampler_seed, settings.dataset, slot),
+                                      n_startup_trials=settings.n_startup_trials)
+
+
+def _pruner(settings: DatasetSettings) -> Any:
     import optuna
 
     from geobench.errors import ConfigError
 
-    sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=min(10, max(1, plan.n_trials // 2)))
-    if pruner == "median":
-        p: Any = optuna.pruners.MedianPruner(n_startup_trials=max(2, plan.n_trials // 4), n_warmup_steps=2)
-    elif pruner == "halving":
-        p = optuna.pruners.SuccessiveHalvingPruner(min_resource=2, reduction_factor=3)
-    elif pruner == "none":
-        p = optuna.pruners.NopPruner()
-    else:
-        raise ConfigError(f"protocol.pruner={pruner!r}: expected median, halving or none")
-    return sampler, p
+    if settings.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=max(2, settings.n_trials // 4), n_warmup_steps=2)
+    if settings.pruner == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=2, reduction_factor=3)
+    if settings.pruner == "none":
+        return optuna.pruners.NopPruner()
+    raise ConfigError(f"protocol.pruner={settings.pruner!r}: expected median, halving or none")
 
 
-def _direction(plan: DatasetPlan) -> Any:
+def _direction(settings: Any) -> Any:
     from optuna.study import StudyDirection
 
-    return StudyDirection.MAXIMIZE if plan.direction == "maximize" else StudyDirection.MINIMIZE
+    return StudyDirection.MAXIMIZE if settings.direction == "maximize" else StudyDirection.MINIMIZE
 
 
-def hpo_study(storage: Any, plan: DatasetPlan, sampler_seed: int, pruner: str) -> Any:
+def hpo_study(storage: Any, settings: DatasetSettings, study_name: str) -> Any:
     import optuna
 
-    sampler, p = _sampler_and_pruner(plan, sampler_seed, pruner)
-    return optuna.create_study(storage=storage, study_name=plan.study_name, direction=_direction(plan),
-                               sampler=sampler, pruner=p, load_if_exists=True)
+    return optuna.create_study(storage=storage, study_name=study_name, direction=_direction(settings),
+                               sampler=slot_sampler(settings, 0), pruner=_pruner(settings),
+                               load_if_exists=True)
 
 
 def repeat_study(storage: Any, plan: DatasetPlan) -> Any:
     import optuna
 
-    return optuna.create_study(storage=storage, study_name=plan.study_name + ".repeat", direction=_direction(plan),
+    return optuna.create_study(storage=storage, study_name=plan.study_name + ".repeat",
+                               direction=_direction(plan.settings),
                                sampler=optuna.samplers.RandomSampler(seed=0), load_if_exists=True)
 
 
@@ -165,24 +189,39 @@ def _duplicate(study: Any, trial: Any, key: int) -> bool:
     return False
 
 
-def hpo_key(study: Any, trial: Any, n_trials: int) -> int | None:
+def _slots_finished_below(study: Any, slot: int) -> bool:
+    done = {int(t.user_attrs[KEY]) for t in study.get_trials(deepcopy=False)
+            if t.state.name in ("COMPLETE", "PRUNED") and KEY in t.user_attrs}
+    return all(k in done for k in range(slot))
+
+
+def _next_free_slot(study: Any, n_trials: int, exclude: int | None = None) -> int | None:
+    held = {int(t.user_attrs[KEY]) for t in study.get_trials(deepcopy=False)
+            if t.number != exclude and t.state.name in _LIVE and KEY in t.user_attrs}
+    free = [k for k in range(n_trials) if k not in held]
+    return free[0] if free else None
+
+
+def hpo_key(study: Any, trial: Any, settings: DatasetSettings) -> int | None:
     """The budget slot (0 .. n_trials-1) a claimed HPO trial fills, or None if it must not run.
 
     A retried trial keeps its slot. A new trial takes the lowest slot that no live trial holds
     (a trial failed by an error frees its slot: failures do not count against the budget); with
-    no free slot, or when a concurrent worker took the same slot first, it does not run. The slot
-    is the unit's stable key: its results row id and the ``trial`` column.
+    no free slot, when a concurrent worker took the same slot first, or when the slot is a TPE
+    slot (past the random start-up) whose lower slots are not all finished, it does not run. The
+    slot is the unit's stable key: its results row id and the ``trial`` column.
     """
     if RETRY_OF in trial.user_attrs:
         key = int(trial.user_attrs[KEY])
     else:
-        held = {int(t.user_attrs[KEY]) for t in study.get_trials(deepcopy=False)
-                if t.number != trial.number and t.state.name in _LIVE and KEY in t.user_attrs}
-        free = [k for k in range(n_trials) if k not in held]
-        if not free:
+        free = _next_free_slot(study, settings.n_trials, exclude=trial.number)
+        if free is None:
             trial.set_user_attr(SKIPPED, "surplus")
             return None
-        key = free[0]
+        if free >= settings.n_startup_trials and not _slots_finished_below(study, free):
+            trial.set_user_attr(SKIPPED, "waiting for lower slots")
+            return None
+        key = free
         trial.set_user_attr(KEY, key)
     if _duplicate(study, trial, key):
         trial.set_user_attr(SKIPPED, "duplicate")
@@ -190,13 +229,26 @@ def hpo_key(study: Any, trial: Any, n_trials: int) -> int | None:
     return key
 
 
-def hpo_has_work(study: Any, n_trials: int) -> bool:
-    """A retry is waiting or a budget slot is free (else asking would only make a surplus trial)."""
-    trials = study.get_trials(deepcopy=False)
-    if any(t.state.name == "WAITING" for t in trials):
+def hpo_has_work(study: Any, settings: DatasetSettings) -> bool:
+    """A retry is waiting, or a budget slot is free and may start now (else asking would only
+    make a skipped trial)."""
+    if has_waiting(study):
         return True
-    held = {t.user_attrs.get(KEY) for t in trials if t.state.name in _LIVE and KEY in t.user_attrs}
-    return len(held) < n_trials
+    free = _next_free_slot(study, settings.n_trials)
+    if free is None:
+        return False
+    return free < settings.n_startup_trials or _slots_finished_below(study, free)
+
+
+def has_waiting(study: Any) -> bool:
+    return any(t.state.name == "WAITING" for t in study.get_trials(deepcopy=False))
+
+
+def seeds_done(study: Any) -> int:
+    """How many distinct seeds have a finished seed run."""
+    from optuna.trial import TrialState
+
+    return len({t.user_attrs.get(KEY) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))})
 
 
 def seed_key(study: Any, trial: Any) -> int | None:

@@ -6,6 +6,7 @@ Public names are imported lazily (this package pulls in torch):
 * :class:`FinetuneConfig`, :func:`apply_finetune` — full / frozen / LoRA;
 * :class:`TrainConfig`, :func:`fit`, :class:`RunResult`, :func:`evaluate` — the loop;
 * :class:`TaskMetrics`, :func:`leaderboard_value` — official metrics;
+* :class:`DetectionMetrics` — the official (per-batch) detection mAP and whole-split COCO mAP;
 * :func:`seed_everything` — deterministic seeding.
 """
 
@@ -19,8 +20,9 @@ _EXPORTS = {
     "task_model_from_manifest": "task_model", "TaskModel": "task_model", "task_loss": "task_model",
     "DetectionTaskModel": "detection",
     "FinetuneConfig": "finetune", "apply_finetune": "finetune", "count_parameters": "finetune",
-    "TrainConfig": "loop", "RunResult": "loop", "fit": "loop", "evaluate": "loop", "Stepper": "loop",
+    "TrainConfig": "loop", "RunResult": "loop", "fit": "loop", "evaluate": "loop", "Stepper": "stepper",
     "TaskMetrics": "metrics", "leaderboard_value": "metrics",
+    "DetectionMetrics": "detection_metrics",
     "seed_everything": "seeding",
     "collate_samples": "loaders", "make_loader": "loaders",
 }  # fmt: skip

@@ -1,23 +1,30 @@
 """Training loop of the GEO-Bench-2 protocol: fit on train, select on validation, score on test.
 
-AdamW (weight decay 0.01); ReduceLROnPlateau on the validation metric (factor 0.5, patience 5, mode
-by the metric's direction); early stopping when the validation metric has not improved for
-``early_stop_patience`` (10) epochs; the best epoch's weights are restored before the test split
-is scored. bf16 autocast on CUDA, fp32 on CPU; channels-last for convolutional encoders on CUDA;
-optional ``torch.compile``; gradient accumulation when ``micro_batch_size < batch_size``.
+As the published runs (terratorch tasks driven by terratorch-iterate; docs/protocol.md):
 
-Hooks for the sweep runner and a live display (this module imports neither Optuna nor Hydra):
-``on_epoch_end(epoch, val_metric) -> bool`` (return True to stop, e.g. a pruned trial; the test
-split is then not scored) and ``progress(epoch, step, loss)`` every ``progress_every`` optimizer
-steps (the only place the loop waits for the device mid-epoch).
+- AdamW (weight decay 0.01); ReduceLROnPlateau (factor 0.5, patience 5) and early stopping
+  (patience 10) on ``monitor``: the validation loss (terratorch's ``val/loss``, the
+  batch-size-weighted mean of per-batch losses) or the validation metric; detection watches
+  the validation mAP and may run without early stopping (``early_stop_patience=None``);
+- the weights of the epoch with the best validation *metric* are restored before the test split
+  is scored (terratorch-iterate's ``ModelCheckpoint(monitor=metric)`` + ``ckpt_path="best"``);
+- random horizontal/vertical flips on train batches (``flips``), on the device;
+- train batches drop the last partial batch (``drop_last``); validation and test use
+  ``eval_batch_size``.
+
+bf16 autocast on CUDA, fp32 on CPU; channels-last for convolutional encoders on CUDA; optional
+``torch.compile``; gradient accumulation when ``micro_batch_size < batch_size``.
+
+Hooks (this module imports neither Optuna nor Hydra): ``on_epoch_end(epoch, val_metric) -> bool``
+(True stops the run, e.g. a pruned trial; the test split is then not scored) and
+``progress(epoch, step, loss)`` every ``progress_every`` optimizer steps.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -26,11 +33,15 @@ from torch import nn
 
 from geobench.errors import ConfigError
 from geobench.manifest import METRIC_FOR_TASK
+from geobench.torch_state import preserved_torch_state
 from geobench.train.finetune import count_parameters
-from geobench.train.loaders import batch_size_of, device_batches, make_loader
+from geobench.train.loaders import batch_size_of, make_loader
 from geobench.train.metrics import HIGHER_IS_BETTER, TaskMetrics, leaderboard_value
 from geobench.train.seeding import seed_everything
-from geobench.train.task_model import DETECTION_TASKS, TaskSpec, task_loss
+from geobench.train.stepper import Stepper, device_name, restore, snapshot
+from geobench.train.task_model import TaskSpec
+
+VAL_LOSS = "loss"  # key of the validation loss in evaluate()'s result
 
 
 @dataclass
@@ -40,11 +51,16 @@ class TrainConfig:
     lr: float = 1e-4
     batch_size: int = 16
     micro_batch_size: int | None = None  # < batch_size: accumulate gradients
+    eval_batch_size: int | None = None   # None: batch_size
     weight_decay: float = 0.01
     max_epochs: int = 50
-    early_stop_patience: int = 10
+    monitor: Literal["val_loss", "val_metric"] = "val_metric"
+    early_stop_patience: int | None = 10  # None: train max_epochs
     lr_factor: float = 0.5
     lr_patience: int = 5
+    flips: bool = False
+    drop_last: bool = False
+    select_metric: str | None = None  # evaluation key that selects the checkpoint (default: official)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: Literal["auto", "bf16", "fp32"] = "auto"
@@ -60,8 +76,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1 or (self.micro_batch_size is not None and self.micro_batch_size < 1):
             raise ConfigError("batch_size and micro_batch_size must be >= 1")
+        if self.eval_batch_size is not None and self.eval_batch_size < 1:
+            raise ConfigError("eval_batch_size must be >= 1")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.monitor not in ("val_loss", "val_metric"):
+            raise ConfigError(f"monitor={self.monitor!r}: expected val_loss or val_metric")
 
 
 @dataclass
@@ -84,137 +104,96 @@ class RunResult:
     total_params: int
     lr_per_epoch: list[float] = field(default_factory=list)
     train_loss_per_epoch: list[float] = field(default_factory=list)
+    val_loss_per_epoch: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; a CUDA request without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={name} but no CUDA device is available; use device=cpu")
-    return dev
+@dataclass
+class EarlyStopping:
+    """Stops after ``patience`` epochs without a strict improvement of the monitored value
+    (Lightning's ``EarlyStopping`` with ``min_delta=0``); ``patience=None`` never stops."""
+
+    higher_is_better: bool
+    patience: int | None
+    best: float | None = None
+    wait: int = 0
+
+    def step(self, value: float) -> bool:
+        """Record an epoch's value; True when training should stop."""
+        if not math.isnan(value) and (self.best is None or (value > self.best if self.higher_is_better
+                                                            else value < self.best)):
+            self.best, self.wait = value, 0
+        else:
+            self.wait += 1
+        return self.patience is not None and self.wait >= self.patience
 
 
-def _is_convolutional(module: nn.Module) -> bool:
-    conv = sum(p.numel() for m in module.modules() if isinstance(m, nn.Conv2d) for p in m.parameters(False))
-    total = sum(p.numel() for p in module.parameters())
-    return total > 0 and conv / total > 0.5
+@dataclass
+class BestCheckpoint:
+    """The weights of the epoch with the best validation metric (kept on the CPU)."""
+
+    higher_is_better: bool
+    value: float | None = None
+    epoch: int = -1
+    state: dict[str, torch.Tensor] | None = None
+
+    def update(self, model: nn.Module, epoch: int, value: float) -> None:
+        if math.isnan(value):
+            return
+        if self.value is None or (value > self.value if self.higher_is_better else value < self.value):
+            self.value, self.epoch, self.state = value, epoch, snapshot(model)
 
 
-class Stepper:
-    """Device, precision, optimizer and the train/eval steps of one model (used by :func:`fit`
-    and by ``scripts/bench_train.py``, so the benchmark measures the loop's own step)."""
-
-    def __init__(self, model: nn.Module, spec: TaskSpec, config: TrainConfig) -> None:
-        self.spec, self.config = spec, config
-        self.device = resolve_device(config.device)
-        cuda = self.device.type == "cuda"
-        if config.precision == "bf16" and not cuda:
-            raise ConfigError("precision=bf16 needs a CUDA device; the CPU path runs in fp32")
-        self.bf16 = cuda and config.precision in ("auto", "bf16")
-        self.channels_last = (cuda and _is_convolutional(model.encoder)  # type: ignore[arg-type]
-                              if config.channels_last is None else bool(config.channels_last))
-        if cuda:
-            torch.backends.cudnn.benchmark = not config.deterministic
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
-        self.model = model.to(self.device)
-        if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self.detection = spec.task in DETECTION_TASKS
-        self.forward: Callable[..., Any] = self.model
-        if config.compile and not self.detection:
-            self.forward = torch.compile(self.model)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        if not params:
-            raise ConfigError("the model has no trainable parameters")
-        extra: dict[str, Any] = {"fused": True} if cuda else {}
-        self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay,
-                                           **extra)
-        micro = config.micro_batch_size or config.batch_size
-        self.micro_batch = min(micro, config.batch_size)
-        self.accumulate = max(1, math.ceil(config.batch_size / self.micro_batch))
-        self._pending = 0
-
-    def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.bf16:
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
-    def loss(self, batch: Mapping[str, Any]) -> torch.Tensor:
-        """Forward pass and the task's loss for a batch already on the device."""
-        with self.autocast():
-            if self.detection:
-                losses = self.forward(batch["inputs"], batch["target"], batch.get("time_mask"))
-                return sum(losses.values())
-            out = self.forward(batch["inputs"], batch.get("time_mask"))
-        return task_loss(self.spec.task, out, batch, self.spec.ignore_index)
-
-    def train_step(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, bool]:
-        """One micro-batch: backward, and an optimizer step every ``accumulate`` micro-batches.
-
-        Returns the detached loss (on the device; no synchronisation) and whether it stepped.
-        """
-        loss = self.loss(batch)
-        (loss / self.accumulate).backward()
-        self._pending += 1
-        if self._pending >= self.accumulate:
-            self.flush()
-            return loss.detach(), True
-        return loss.detach(), False
-
-    def flush(self) -> None:
-        """Apply accumulated gradients (also at the end of an epoch with a partial group)."""
-        if self._pending:
-            self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
-            self._pending = 0
-
-    def batches(self, loader: Iterable[Any], limit: int | None) -> Iterator[dict[str, Any]]:
-        """Batches on the device (copies overlapped with compute on CUDA), at most ``limit``."""
-        return device_batches(loader, self.device, self.channels_last, limit)
-
-    def synchronize(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-
-
-def evaluate(stepper: Stepper, loader: Iterable[Any], max_steps: int | None = None) -> dict[str, float]:
-    """Score ``loader`` with the task's official metric; ``{name: raw value}``."""
+def evaluate(stepper: Stepper, loader: Iterable[Any], max_steps: int | None = None, *,
+             with_loss: bool = False) -> dict[str, float]:
+    """Score ``loader`` with the task's metrics; ``{name: raw value}``, plus the
+    batch-size-weighted mean loss under ``"loss"`` when ``with_loss``."""
     model = stepper.model
     was_training = model.training
     model.eval()
     metrics = TaskMetrics(stepper.spec, stepper.device)
+    loss_sum, n = torch.zeros((), device=stepper.device), 0
     with torch.inference_mode():
         for batch in stepper.batches(loader, max_steps):
             with stepper.autocast():
-                if stepper.detection:
-                    out = stepper.forward(batch["inputs"], None, batch.get("time_mask"))
-                else:
-                    out = stepper.forward(batch["inputs"], batch.get("time_mask"))
+                out = model.predict(batch)  # type: ignore[operator]
+                if with_loss:
+                    b = batch_size_of(batch)
+                    loss_sum += model.loss(batch, output=out).float() * b  # type: ignore[operator]
+                    n += b
             metrics.update(out, batch)
     model.train(was_training)
-    return metrics.compute()
+    result = metrics.compute()
+    if with_loss:
+        result[VAL_LOSS] = float(loss_sum) / n if n else math.nan
+    return result
 
 
-def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Copies (on the CPU) of what training can change: trainable parameters and buffers."""
-    state = {f"p:{n}": p.detach().to("cpu", copy=True)
-             for n, p in model.named_parameters() if p.requires_grad}
-    state.update({f"b:{n}": b.detach().to("cpu", copy=True) for n, b in model.named_buffers()})
-    return state
-
-
-def _restore(model: nn.Module, state: Mapping[str, torch.Tensor]) -> None:
-    live: dict[str, torch.Tensor] = {f"p:{n}": p for n, p in model.named_parameters()}
-    live.update({f"b:{n}": b for n, b in model.named_buffers()})
-    with torch.no_grad():
-        for k, v in state.items():
-            live[k].copy_(v)
+def train_epoch(stepper: Stepper, loader: Iterable[Any], cfg: TrainConfig, flipper: Any,
+                on_step: Callable[[int, float], None] | None = None) -> tuple[float, int, int]:
+    """One pass over the train loader; returns (mean loss over batches, images seen, optimizer
+    steps). ``on_step(step, loss)`` is called every ``progress_every`` steps of this epoch."""
+    stepper.model.train()
+    loss_sum = torch.zeros((), device=stepper.device)
+    n_batches, images, steps = 0, 0, 0
+    for batch in stepper.batches(loader, cfg.max_train_steps):
+        if flipper is not None:
+            batch = flipper(batch)
+        loss, stepped = stepper.train_step(batch)
+        loss_sum += loss
+        n_batches += 1
+        images += batch_size_of(batch)
+        steps += stepped
+        if stepped and on_step is not None and steps % cfg.progress_every == 0:
+            on_step(steps, float(loss))
+    stepper.flush()
+    stepper.synchronize()
+    if n_batches == 0:
+        raise ConfigError("the training split yielded no batch (empty dataset, or fewer samples than one "
+                          "batch with drop_last)")
+    return float(loss_sum) / n_batches, images, steps
 
 
 def fit(model: nn.Module, spec: TaskSpec, train: Any, val: Any, test: Any = None,
@@ -227,96 +206,94 @@ def fit(model: nn.Module, spec: TaskSpec, train: Any, val: Any, test: Any = None
     Args:
         model: a task model (:func:`geobench.train.task_model.build_task_model`).
         spec: its task.
-        train, val, test: map-style Datasets of samples (loaders are built here, seeded) or
-            ready DataLoaders (used as they are; their batch size is then theirs). ``test`` may be
-            None (HPO trials score validation only).
+        train, val, test: map-style Datasets (loaders are built here, seeded) or ready
+            DataLoaders (used as they are). ``test`` may be None (HPO trials score validation only).
         config: hyper-parameters; ``config.seed`` seeds everything at the start.
-        on_epoch_end: called after each validation with (epoch, raw metric); True stops the run.
+        on_epoch_end: called after each validation with (epoch, selection metric); True stops.
         progress: called with (epoch, optimizer step, loss) every ``progress_every`` steps.
         collate_fn: batch collation for Dataset inputs (default: ``collate_samples``).
     """
     cfg = config or TrainConfig()
-    seed_everything(cfg.seed, deterministic=cfg.deterministic)
+    with preserved_torch_state():  # TF32/cuDNN switches and determinism flags end with the run
+        seed_everything(cfg.seed, deterministic=cfg.deterministic)
+        return _fit(model, spec, train, val, test, cfg, on_epoch_end, progress, collate_fn)
+
+
+def _fit(model: nn.Module, spec: TaskSpec, train: Any, val: Any, test: Any, cfg: TrainConfig,
+         on_epoch_end: Callable[[int, float], bool] | None,
+         progress: Callable[[int, int, float], None] | None,
+         collate_fn: Callable[[list[Any]], Any] | None) -> RunResult:
     stepper = Stepper(model, spec, cfg)
     dev = stepper.device
 
-    def loader(data: Any, shuffle: bool, bs: int) -> Iterable[Any]:
-        return make_loader(data, batch_size=bs, shuffle=shuffle, device=dev, seed=cfg.seed,
+    def loader(data: Any, train_split: bool) -> Iterable[Any]:
+        bs = stepper.micro_batch if train_split else (cfg.eval_batch_size or cfg.batch_size)
+        return make_loader(data, batch_size=bs, shuffle=train_split, device=dev, seed=cfg.seed,
                            num_workers=cfg.num_workers, prefetch_factor=cfg.prefetch_factor,
-                           collate_fn=collate_fn)
+                           collate_fn=collate_fn, drop_last=train_split and cfg.drop_last)
 
-    train_loader = loader(train, True, stepper.micro_batch)
-    val_loader = loader(val, False, cfg.batch_size)
-    metric = METRIC_FOR_TASK[spec.task]
-    hib = HIGHER_IS_BETTER[metric]
+    from geobench.train.augment import BatchFlipper
+
+    flipper = BatchFlipper(cfg.seed, dev) if cfg.flips else None
+    train_loader, val_loader = loader(train, True), loader(val, False)
+    official = METRIC_FOR_TASK[spec.task]
+    metric = cfg.select_metric or official
+    hib = HIGHER_IS_BETTER.get(metric, True)
+    by_loss = cfg.monitor == "val_loss"
+    stopper = EarlyStopping(higher_is_better=not by_loss and hib, patience=cfg.early_stop_patience)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        stepper.optimizer, mode="max" if hib else "min", factor=cfg.lr_factor,
+        stepper.optimizer, mode="min" if by_loss or not hib else "max", factor=cfg.lr_factor,
         patience=cfg.lr_patience)
+    best = BestCheckpoint(higher_is_better=hib)
     trainable, total = count_parameters(stepper.model)
     vals: list[float] = []
+    val_losses: list[float] = []
     lrs: list[float] = []
     losses: list[float] = []
-    best: float | None = None
-    best_epoch, wait, stopped_by = -1, 0, "max_epochs"
-    best_state: dict[str, torch.Tensor] | None = None
-    images, train_time = 0, 0.0
+    stopped_by, images, train_time, steps = "max_epochs", 0, 0.0, 0
     started = time.perf_counter()
-    step = 0
     for epoch in range(cfg.max_epochs):
         lrs.append(float(stepper.optimizer.param_groups[0]["lr"]))
-        stepper.model.train()
         t0 = time.perf_counter()
-        loss_sum = torch.zeros((), device=dev)
-        n_batches = 0
-        for batch in stepper.batches(train_loader, cfg.max_train_steps):
-            loss, stepped = stepper.train_step(batch)
-            loss_sum += loss
-            n_batches += 1
-            images += batch_size_of(batch)
-            if stepped:
-                step += 1
-                if progress is not None and step % cfg.progress_every == 0:
-                    progress(epoch, step, float(loss))
-        stepper.flush()
-        stepper.synchronize()
+
+        def on_step(step: int, loss: float, _epoch: int = epoch, _before: int = steps) -> None:
+            if progress is not None:
+                progress(_epoch, _before + step, loss)
+
+        mean_loss, seen, n_steps = train_epoch(stepper, train_loader, cfg, flipper, on_step)
+        images, steps = images + seen, steps + n_steps
         train_time += time.perf_counter() - t0
-        if n_batches == 0:
-            raise ConfigError("the training split yielded no batch (empty dataset?)")
-        losses.append(float(loss_sum) / n_batches)
-        value = evaluate(stepper, val_loader, cfg.max_eval_steps)[metric]
+        losses.append(mean_loss)
+        scores = evaluate(stepper, val_loader, cfg.max_eval_steps, with_loss=by_loss)
+        value = scores[metric]
         vals.append(value)
-        improved = not math.isnan(value) and (best is None or (value > best if hib else value < best))
-        if improved:
-            best, best_epoch, wait = value, epoch, 0
-            best_state = _snapshot(stepper.model)
-        else:
-            wait += 1
-        if not math.isnan(value):
-            scheduler.step(value)
+        monitored = scores[VAL_LOSS] if by_loss else value
+        if by_loss:
+            val_losses.append(monitored)
+        best.update(stepper.model, epoch, value)
+        if not math.isnan(monitored):
+            scheduler.step(monitored)
+        stop = stopper.step(monitored)
         if on_epoch_end is not None and on_epoch_end(epoch, value):
             stopped_by = "callback"
             break
-        if wait >= cfg.early_stop_patience:
+        if stop:
             stopped_by = "early_stopping"
             break
     train_seconds = time.perf_counter() - started
-    if best_state is not None:
-        _restore(stepper.model, best_state)
+    if best.state is not None:
+        restore(stepper.model, best.state)
     raw: dict[str, float] = {}
     if test is not None and stopped_by != "callback":
-        raw = evaluate(stepper, loader(test, False, cfg.batch_size), cfg.max_eval_steps)
+        raw = evaluate(stepper, loader(test, False), cfg.max_eval_steps)
+        if metric != official:  # the selected number is the run's reported metric
+            raw = {**raw, f"{official}_official": raw[official], official: raw[metric]}
     return RunResult(
-        metric=metric, higher_is_better=hib, val_metric_per_epoch=vals,
-        best_val_metric=float("nan") if best is None else best, best_epoch=best_epoch,
-        test_metrics={k: leaderboard_value(v, spec.metric_transform if k == metric else None)
+        metric=official, higher_is_better=hib, val_metric_per_epoch=vals,
+        best_val_metric=float("nan") if best.value is None else best.value, best_epoch=best.epoch,
+        test_metrics={k: leaderboard_value(v, spec.metric_transform if k == official else None)
                       for k, v in raw.items()},
         test_metrics_raw=raw, epochs=len(vals), stopped_by=stopped_by,
         train_seconds=train_seconds, images_per_second=images / train_time if train_time else 0.0,
-        device=_device_name(dev), trainable_params=trainable, total_params=total,
-        lr_per_epoch=lrs, train_loss_per_epoch=losses)
-
-
-def _device_name(dev: torch.device) -> str:
-    if dev.type == "cuda":
-        return f"cuda:{torch.cuda.get_device_name(dev)}"
-    return "cpu"
+        device=device_name(dev), trainable_params=trainable, total_params=total,
+        lr_per_epoch=lrs, train_loss_per_epoch=losses, val_loss_per_epoch=val_losses)

@@ -50,12 +50,23 @@ class TaskSpec:
     ignore_index: int | None = None
     image_size: tuple[int, int] | None = None
     metric_transform: MetricTransform | None = None
+    temporal_pooling: str = "mean"  # "mean" | "concat" (features of every step side by side)
+    time_steps: int | None = None   # steps per sample, needed by "concat"
 
     def __post_init__(self) -> None:
         if self.task not in TASK_TYPES:
             raise ConfigError(f"task {self.task!r} is not one of {', '.join(TASK_TYPES)}")
         if self.task != "regression" and self.num_classes < 1:
             raise ConfigError(f"task {self.task!r} needs num_classes >= 1, got {self.num_classes}")
+        if self.temporal_pooling not in ("mean", "concat"):
+            raise ConfigError(f"temporal pooling {self.temporal_pooling!r}: expected mean or concat")
+        if self.temporal_pooling == "concat" and not self.time_steps:
+            raise ConfigError("temporal pooling 'concat' needs a fixed number of time steps")
+
+    def feature_channels(self, channels: Sequence[int]) -> list[int]:
+        """Channels per level after temporal pooling (concat multiplies them by the steps)."""
+        k = self.time_steps if self.temporal_pooling == "concat" and self.time_steps else 1
+        return [c * k for c in channels]
 
     @classmethod
     def from_manifest(cls, manifest: DatasetManifest) -> TaskSpec:
@@ -86,10 +97,12 @@ class _FreezableEncoderMixin(nn.Module):
         if missing:
             raise ModelError(f"the encoder needs modalities {missing}, the batch has "
                              f"{sorted(inputs)}; choose modalities the dataset provides")
+        spec: TaskSpec | None = getattr(self, "spec", None)
+        pooling = spec.temporal_pooling if spec is not None else "mean"
         if self.encoder_frozen:
             with torch.no_grad():
-                return encode_over_time(self.encoder, inputs, time_mask)
-        return encode_over_time(self.encoder, inputs, time_mask)
+                return encode_over_time(self.encoder, inputs, time_mask, pooling=pooling)
+        return encode_over_time(self.encoder, inputs, time_mask, pooling=pooling)
 
 
 class TaskModel(_FreezableEncoderMixin):
@@ -104,7 +117,7 @@ class TaskModel(_FreezableEncoderMixin):
         self.spec = spec
         self.task = spec.task
         enc: Any = encoder
-        channels, reductions = list(enc.channels), list(enc.reductions)
+        channels, reductions = spec.feature_channels(enc.channels), list(enc.reductions)
         if spec.task in ("classification", "multilabel_classification"):
             self.head: nn.Module = LinearClassificationHead(channels[-1], spec.num_classes)
             self.neck: nn.Module | None = None
@@ -123,6 +136,15 @@ class TaskModel(_FreezableEncoderMixin):
         first = next(iter(inputs.values()))
         out = self.head(self.neck(feats), output_size=tuple(first.shape[-2:]))
         return out[:, 0] if self.task == "regression" else out
+
+    def predict(self, batch: Mapping[str, Any]) -> torch.Tensor:
+        """The model's output for a batch (what the task's metric scores)."""
+        return self(batch["inputs"], batch.get("time_mask"))
+
+    def loss(self, batch: Mapping[str, Any], output: torch.Tensor | None = None) -> torch.Tensor:
+        """The task's training loss on a batch (``output``: a prediction already made)."""
+        out = self.predict(batch) if output is None else output
+        return task_loss(self.task, out, batch, self.spec.ignore_index)
 
 
 def task_loss(task: str, output: torch.Tensor, batch: Mapping[str, Any],

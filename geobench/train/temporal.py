@@ -18,7 +18,8 @@ Encoder = Callable[[dict[str, torch.Tensor]], list[torch.Tensor]]
 
 
 def encode_over_time(encoder: Encoder, inputs: Mapping[str, torch.Tensor],
-                     time_mask: torch.Tensor | None = None) -> list[torch.Tensor]:
+                     time_mask: torch.Tensor | None = None, *,
+                     pooling: str = "mean") -> list[torch.Tensor]:
     """Run ``encoder`` on single-date or multi-temporal ``inputs``; return per-level features.
 
     Args:
@@ -27,6 +28,9 @@ def encode_over_time(encoder: Encoder, inputs: Mapping[str, torch.Tensor],
             ``T``; a single-date modality beside temporal ones is repeated at every step.
         time_mask: optional bool ``(B, T)``; ``True`` marks real steps. A sample with no real
             step gets zero features.
+        pooling: ``mean`` (the GEO-Bench-2 paper: features averaged over the real steps) or
+            ``concat`` (terratorch's temporal wrapper with ``concat``: the features of all T steps
+            side by side along channels, ``(B, T * C_i, h_i, w_i)``; missing steps give zeros).
 
     Returns:
         ``[(B, C_i, h_i, w_i)]``: for time series, the mean over (real) steps of each level.
@@ -51,6 +55,14 @@ def encode_over_time(encoder: Encoder, inputs: Mapping[str, torch.Tensor],
         else:
             raise ModelError(f"input {k!r} has shape {tuple(v.shape)}; expected (B, C, H, W) "
                              "or (B, T, C, H, W)")
+    if pooling == "concat":
+        feats = [f.reshape(b, t, *f.shape[1:]) for f in encoder(flat)]
+        if time_mask is not None:
+            keep = time_mask.to(torch.bool).view(b, t, *([1] * (feats[0].ndim - 2)))
+            feats = [torch.where(keep, f, torch.zeros_like(f)) for f in feats]
+        return [f.reshape(b, t * f.shape[2], *f.shape[3:]) for f in feats]
+    if pooling != "mean":
+        raise ModelError(f"temporal pooling {pooling!r}: expected mean or concat")
     if time_mask is None:
         return [f.reshape(b, t, *f.shape[1:]).mean(dim=1) for f in encoder(flat)]
     if tuple(time_mask.shape) != (b, t):

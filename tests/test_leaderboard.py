@@ -85,9 +85,10 @@ def write_inputs(root: Path) -> list[Path]:
                 "New model info": [{"model_display_name": "Clay <b>bold</b>", "model_size": "100M",
                                     "unique_backbone_key": "clay_v1_base"}]})
     c = _write(root / "gamma-mixed",
-               _rows("terramind_v1_base", "full_ft", 0.7, ALL_DATASETS, rng)
-               + _rows("prithvi_eo_v2_300_tl", "lora", 0.45, ALL_DATASETS, rng)
-               + _rows("resnet50", "lora", 0.3, ALL_DATASETS, rng), base_info)
+               [{**r, "protocol": "geobench2"} for r in
+                _rows("terramind_v1_base", "full_ft", 0.7, ALL_DATASETS, rng)
+                + _rows("prithvi_eo_v2_300_tl", "lora", 0.45, ALL_DATASETS, rng)
+                + _rows("resnet50", "lora", 0.3, ALL_DATASETS, rng)], base_info)
     return [a, b, c]
 
 
@@ -240,6 +241,14 @@ def test_fine_tuning_modes_are_separate_leaderboards(board: Path) -> None:
     cap = pages(board)["frozen/capability-classification.html"].tables
     assert sorted(column(cap["frozen-classification-normalized"], "model")) == [
         "Clay <b>bold</b>", "Resnet50-ImageNet"]
+
+
+def test_submissions_page_shows_each_protocol(board: Path) -> None:
+    table = pages(board)["submissions.html"].tables["submissions"]
+    col = table["keys"].index("protocol")
+    by_name = {row[0]["text"]: row[col]["text"] for row in table["rows"]}
+    assert by_name["alpha-full"] == "geobench2 (published runs)"  # official layout: no protocol column
+    assert by_name["gamma-mixed"] == "geobench2"
 
 
 def test_missing_data_notes(board: Path) -> None:

@@ -1,5 +1,6 @@
 """Several workers of the same command cooperate through the Optuna storage (Hydra multirun with
-the joblib launcher): every trial and every seed run is done exactly once."""
+the joblib launcher): every trial and every seed run is done exactly once, by the rows themselves,
+and the rows equal those of one uninterrupted worker value for value."""
 
 from __future__ import annotations
 
@@ -29,24 +30,50 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _multirun(run_dir: Path, data_root: Path, extra: list[str], env_extra: dict[str, str] | None = None):
-    cmd = [sys.executable, "-m", "geobench.run", "-m", "model=smoke", f"dataset={DATASET}",
-           f"protocol.n_trials={N_TRIALS}", f"protocol.seeds=[{','.join(map(str, SEEDS))}]",
-           "protocol.max_epochs=2", "protocol.pruner=none", "protocol.image_size=16", "progress=log",
-           "num_workers=0", "poll_seconds=0.5", f"data_root={data_root}", f"hydra.sweep.dir={run_dir}",
+    cmd = [sys.executable, "-m", "geobench.run", "-m", *_args(data_root), f"hydra.sweep.dir={run_dir}",
            "worker=0,1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=3", *extra]
     env = dict(os.environ, OMP_NUM_THREADS="1", **(env_extra or {}))
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
 
 
-def _check_exactly_once(run_dir: Path, storage_url: str) -> None:
+def _args(data_root: Path) -> list[str]:
+    return ["model=smoke", f"dataset={DATASET}", "protocol=smoke", "prepare=false", f"protocol.n_trials={N_TRIALS}",
+            "protocol.n_startup_trials=3", f"protocol.seeds=[{','.join(map(str, SEEDS))}]",
+            "protocol.max_epochs=2", "protocol.image_size=16", "progress=log", "num_workers=0",
+            "poll_seconds=0.5", f"data_root={data_root}"]
+
+
+VALUES = ("dataset", "phase", "trial", "Seed", "lr", "batch_size", "val_metric", "test metric", "epochs",
+          "run_id", "protocol_hash")
+
+
+def _values(run_dir: Path) -> list[tuple]:
+    from geobench.results_store import iter_rows
+
+    return sorted(tuple(r[c] for c in VALUES) for r in iter_rows(run_dir))
+
+
+@pytest.fixture(scope="module")
+def single(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple]:
+    run = tmp_path_factory.mktemp("single") / "run"
+    out = subprocess.run([sys.executable, "-m", "geobench.run", *_args(data_root), f"hydra.run.dir={run}",
+                          "leaderboard=false"], env=dict(os.environ, OMP_NUM_THREADS="1"),
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-4000:]
+    return _values(run)
+
+
+def _check_exactly_once(run_dir: Path, storage_url: str, single: list[tuple]) -> None:
     import optuna
     from optuna.trial import TrialState
 
     df = read_rows(run_dir)
     hpo = df[df.phase == "hpo"]
     rep = df[df.phase == "repeat"]
-    assert sorted(hpo.trial.astype(int)) == list(range(N_TRIALS))
+    assert sorted(hpo.trial.astype(int)) == list(range(N_TRIALS))  # each slot once, from the rows
     assert sorted(rep.Seed.astype(int)) == sorted(SEEDS)
+    assert len(df) == N_TRIALS + len(SEEDS) and df.run_id.is_unique
+    assert _values(run_dir) == single  # the rows of one uninterrupted worker, value for value
     studies = optuna.get_all_study_names(storage_url)
     hpo_name = next(n for n in studies if not n.endswith(".repeat"))
     trials = optuna.load_study(study_name=hpo_name, storage=storage_url).get_trials()
@@ -55,16 +82,13 @@ def _check_exactly_once(run_dir: Path, storage_url: str) -> None:
     seeds = optuna.load_study(study_name=hpo_name + ".repeat", storage=storage_url).get_trials()
     done = [t.user_attrs["key"] for t in seeds if t.state == TrialState.COMPLETE]
     assert sorted(done) == sorted(SEEDS)
-    # every worker did some of the work (they really ran side by side)
-    logs = list((run_dir / "workers").glob("*"))
-    assert len(logs) == 3
 
 
-def test_three_local_workers_sqlite(data_root: Path, tmp_path: Path) -> None:
+def test_three_local_workers_sqlite(data_root: Path, tmp_path: Path, single: list[tuple]) -> None:
     run = tmp_path / "run"
     out = _multirun(run, data_root, [])
     assert out.returncode == 0, out.stderr[-4000:]
-    _check_exactly_once(run, f"sqlite:///{run / 'optuna.db'}")
+    _check_exactly_once(run, f"sqlite:///{run / 'optuna.db'}", single)
 
 
 PG_URL = os.environ.get("GEOBENCH_TEST_PG_URL")
@@ -72,7 +96,7 @@ PG_URL = os.environ.get("GEOBENCH_TEST_PG_URL")
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not PG_URL, reason="GEOBENCH_TEST_PG_URL not set (.ci/run starts PostgreSQL and sets it)")
-def test_three_local_workers_postgres(data_root: Path, tmp_path: Path) -> None:
+def test_three_local_workers_postgres(data_root: Path, tmp_path: Path, single: list[tuple]) -> None:
     import sqlalchemy
 
     # a fresh database per test run
@@ -86,4 +110,4 @@ def test_three_local_workers_postgres(data_root: Path, tmp_path: Path) -> None:
     out = _multirun(run, data_root, ["storage=postgres"], {"GEOBENCH_OPTUNA_URL": url})
     assert out.returncode == 0, out.stderr[-4000:]
     assert not (run / "optuna.db").exists()
-    _check_exactly_once(run, url)
+    _check_exactly_once(run, url, single)

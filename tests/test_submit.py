@@ -24,6 +24,7 @@ from geobench.submission.package import (
     SubmissionOptions,
     build_submission,
 )
+from geobench.submission.protocol_check import official_hash
 from geobench.submit import main as submit_main
 
 CLASSIFICATION = ("so2sat", "forestnet", "benv2", "treesatai")
@@ -41,6 +42,7 @@ def _row(ds: str, phase: str, seed: int, trial: int | None, backbone: str, mode:
         "trial": trial, "val_metric": 0.61, "epochs": 14, "train_seconds": 12.25,
         "images_per_second": 250.5, "device": "cpu", "geobench_version": "0.1.0",
         "config_hash": "c0ffee", "started_at": "2025-01-01T00:00:00Z", "finished_at": "2025-01-01T00:02:00Z",
+        "protocol": "geobench2", "protocol_hash": official_hash(ds, backbone),
     })  # fmt: skip
     return row
 
@@ -226,3 +228,40 @@ def test_metadata_defaults_come_from_the_model_registry(tmp_path: Path) -> None:
     assert model["size"] == S.format_size(spec.backbone_params)
     entry = json.loads((target / S.JSON_FILE).read_text())["New model info"]
     assert entry == [{"model_display_name": spec.display_name, "model_size": model["size"], "unique_backbone_key": "smoke"}]
+
+
+def test_rows_of_another_protocol_are_refused_with_the_setting_named(tmp_path: Path) -> None:
+    """submit (both formats) and validate accept only geobench2 rows with the preset's hash."""
+    import dataclasses
+
+    from geobench.protocol import dataset_settings, load_preset
+
+    smoke = make_run(tmp_path / "smoke", ("so2sat",))
+    for p in (smoke / "results").glob("*.json"):
+        row = json.loads(p.read_text())
+        p.write_text(json.dumps({**row, "protocol": "smoke"}))
+    for fmt in ("official", "geobench"):
+        with pytest.raises(ResultsError, match="so2sat was run under protocol 'smoke'"):
+            build_submission([smoke], tmp_path / f"s_{fmt}", SubmissionOptions(fmt=fmt))
+        assert not (tmp_path / f"s_{fmt}").exists() or not any((tmp_path / f"s_{fmt}").iterdir())
+    # geobench2 by name, but one setting overridden: the run directory's settings name it
+    changed = dataset_settings(dataclasses.replace(load_preset("geobench2"), max_epochs=20), "so2sat", "resnet50")
+    tweaked = make_run(tmp_path / "tweaked", ("so2sat",))
+    for p in (tweaked / "results").glob("*.json"):
+        row = json.loads(p.read_text())
+        p.write_text(json.dumps({**row, "protocol_hash": changed.hash()}))
+    (tweaked / "protocol").mkdir()
+    (tweaked / "protocol" / "so2sat.json").write_text(json.dumps(
+        {"protocol_hash": changed.hash(), "settings": changed.payload()}))
+    with pytest.raises(ResultsError, match=r"max_epochs=20 \(geobench2: 50\)"):
+        build_submission([tweaked], tmp_path / "s2", SubmissionOptions(fmt="official"))
+    # validate: a hand-edited geobench-layout CSV with a foreign protocol row fails with its line
+    good = make_run(tmp_path / "good")
+    target, _ = build_submission([good], tmp_path / "subs", SubmissionOptions(license="MIT"))
+    csv_path = target / S.CSV_FILE
+    lines = csv_path.read_text().splitlines()
+    lines[3] = lines[3].replace(",geobench2,", ",fast,")
+    csv_path.write_text("\n".join(lines) + "\n")
+    report = validate_path(target)
+    assert not report.ok
+    assert any(p.line == 4 and "protocol 'fast'" in p.message for p in report.problems)

@@ -22,6 +22,7 @@ from geobench.submission import Report, validate_path
 from geobench.submission import schema as S
 from geobench.submission.changes import changed_submissions
 from geobench.submission.package import rows_to_csv
+from geobench.submission.protocol_check import official_hash
 from geobench.validate import main as validate_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +50,7 @@ def make_rows(datasets: tuple[str, ...] = CLASSIFICATION, backbone: str = "resne
                 "val_metric": 0.6, "epochs": 12, "train_seconds": 3.5, "images_per_second": 100.0,
                 "device": "cpu", "geobench_version": "0.1.0", "config_hash": "abc",
                 "started_at": "2025-01-01T00:00:00Z", "finished_at": "2025-01-01T00:01:00Z",
+                "test_metric_coco": None, "protocol": "geobench2", "protocol_hash": official_hash(ds, backbone),
             })  # fmt: skip
     return rows
 

@@ -31,6 +31,7 @@ from geobench.manifest import DATASETS
 from geobench.results_store import EXTRA_COLUMNS, OFFICIAL_COLUMNS
 from geobench.submission import Report, validate_path
 from geobench.submission import schema as S
+from geobench.submission.protocol_check import official_hash
 from geobench.validate import main as validate_main
 
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -56,6 +57,7 @@ def _cells(layout: str) -> list[list[str]]:
                 "phase": "repeat", "trial": "", "val_metric": "0.6", "epochs": "12", "train_seconds": "3.5",
                 "images_per_second": "100.0", "device": "cpu", "geobench_version": "0.1.0",
                 "config_hash": "abc", "started_at": "2025-01-01T00:00:00Z", "finished_at": "2025-01-01T00:01:00Z",
+                "test_metric_coco": "", "protocol": "geobench2", "protocol_hash": official_hash(ds, "resnet50"),
             }  # fmt: skip
             rows.append([row[c] for c in header])
     return rows

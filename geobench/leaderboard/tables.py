@@ -200,6 +200,18 @@ def rank_table(board: Board, cap: Capability, data: CapabilityPlotData) -> Table
                  rows, decimals=4)
 
 
+PUBLISHED_PROTOCOL = "geobench2 (published runs)"
+
+
+def protocol_of(rows: Any) -> str:
+    """The protocol a submission's rows were made under: their ``protocol`` column, or, for the
+    official submissions (no such column), the published GEO-Bench-2 runs themselves."""
+    if "protocol" not in rows.columns:
+        return PUBLISHED_PROTOCOL
+    names = sorted({str(v) for v in rows["protocol"].dropna()})
+    return ", ".join(names) if names else PUBLISHED_PROTOCOL
+
+
 def submission_rows(boards: Sequence[Board], hashes: dict[str, str],
                     anchors: dict[str, str]) -> Table:
     rows: dict[str, dict[str, Any]] = {}
@@ -208,6 +220,7 @@ def submission_rows(boards: Sequence[Board], hashes: dict[str, str],
             row = rows.setdefault(sub.name, {
                 "submission": sub.name, "short": short_submission(sub.name), "rows": 0,
                 "backbones": set(), "modes": [], "sha256": hashes.get(sub.name, ""),
+                "protocol": protocol_of(sub.rows),
                 "_href": f"#{anchors[sub.name]}"})
             row["rows"] += len(sub.rows)
             row["backbones"] |= set(sub.rows["backbone"].astype(str))
@@ -219,5 +232,6 @@ def submission_rows(boards: Sequence[Board], hashes: dict[str, str],
     cols = [Column("submission", "Submission", numeric=False, link="_href"),
             Column("rows", "Result rows", digits=0), Column("backbones", "Backbones", digits=0),
             Column("modes", "Fine-tuning", numeric=False),
+            Column("protocol", "Protocol", numeric=False),
             Column("sha256", "Input sha256", numeric=False)]
     return Table("submissions", "Submissions", cols, out)

@@ -58,8 +58,8 @@ OPTIONAL_NUMERIC: tuple[str, ...] = ("early_stop_patience",)
 
 # geobench's own columns (after the official ones in geobench's layout).
 EXTRA_INTEGER_COLUMNS = ("trial", "epochs")
-EXTRA_FLOAT_COLUMNS = ("val_metric", "train_seconds", "images_per_second")
-EXTRA_REQUIRED_TEXT = ("run_id", "phase", "geobench_version")
+EXTRA_FLOAT_COLUMNS = ("val_metric", "test_metric_coco", "train_seconds", "images_per_second")
+EXTRA_REQUIRED_TEXT = ("run_id", "phase", "geobench_version", "protocol", "protocol_hash")
 SUBMITTED_PHASE = "repeat"
 
 # Fine-tuning modes: the official leaderboard knows two; geobench adds LoRA (ranked separately).

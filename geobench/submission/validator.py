@@ -145,14 +145,11 @@ def _check_protocol(contents: CsvContents, meta: GeobenchMeta | None, csv_file: 
     if "protocol" not in contents.columns:
         return
     settings = meta.protocol_settings if meta is not None else {}
-    seen: set[tuple[str, str]] = set()
+    reported: set[str] = set()
     for row in contents.rows:
-        key = (row.cells.get("backbone", ""), row.cells.get("dataset", ""))
-        if key in seen:
-            continue
-        seen.add(key)
         problem = row_problem(row.cells, settings.get(row.cells.get("protocol_hash", "")))
-        if problem:
+        if problem and problem not in reported:  # once per distinct problem, at its first line
+            reported.add(problem)
             report.error(csv_file, row.line, problem)
 
 

@@ -219,37 +219,60 @@ def fit(model: nn.Module, spec: TaskSpec, train: Any, val: Any, test: Any = None
         return _fit(model, spec, train, val, test, cfg, on_epoch_end, progress, collate_fn)
 
 
+@dataclass
+class _Validation:
+    """What happens after each validation: history, plateau schedule, early stopping, checkpoint."""
+
+    metric: str                   # the evaluation key that selects the checkpoint
+    higher_is_better: bool
+    by_loss: bool                 # stopping and plateau watch the validation loss
+    stopper: EarlyStopping
+    scheduler: Any
+    best: BestCheckpoint
+    values: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, cfg: TrainConfig, metric: str, optimizer: torch.optim.Optimizer) -> _Validation:
+        hib = HIGHER_IS_BETTER.get(metric, True)
+        by_loss = cfg.monitor == "val_loss"
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min" if by_loss or not hib else "max", factor=cfg.lr_factor, patience=cfg.lr_patience)
+        return cls(metric, hib, by_loss, EarlyStopping(not by_loss and hib, cfg.early_stop_patience),
+                   scheduler, BestCheckpoint(hib))
+
+    def step(self, model: nn.Module, epoch: int, scores: dict[str, float]) -> tuple[float, bool]:
+        """Record an epoch's scores; returns (selection metric, stop early)."""
+        value = scores[self.metric]
+        self.values.append(value)
+        monitored = scores[VAL_LOSS] if self.by_loss else value
+        if self.by_loss:
+            self.losses.append(monitored)
+        self.best.update(model, epoch, value)
+        if not math.isnan(monitored):
+            self.scheduler.step(monitored)
+        return value, self.stopper.step(monitored)
+
+
 def _fit(model: nn.Module, spec: TaskSpec, train: Any, val: Any, test: Any, cfg: TrainConfig,
          on_epoch_end: Callable[[int, float], bool] | None,
          progress: Callable[[int, int, float], None] | None,
          collate_fn: Callable[[list[Any]], Any] | None) -> RunResult:
+    from geobench.train.augment import BatchFlipper
+
     stepper = Stepper(model, spec, cfg)
-    dev = stepper.device
 
     def loader(data: Any, train_split: bool) -> Iterable[Any]:
         bs = stepper.micro_batch if train_split else (cfg.eval_batch_size or cfg.batch_size)
-        return make_loader(data, batch_size=bs, shuffle=train_split, device=dev, seed=cfg.seed,
+        return make_loader(data, batch_size=bs, shuffle=train_split, device=stepper.device, seed=cfg.seed,
                            num_workers=cfg.num_workers, prefetch_factor=cfg.prefetch_factor,
                            collate_fn=collate_fn, drop_last=train_split and cfg.drop_last)
 
-    from geobench.train.augment import BatchFlipper
-
-    flipper = BatchFlipper(cfg.seed, dev) if cfg.flips else None
+    flipper = BatchFlipper(cfg.seed, stepper.device) if cfg.flips else None
     train_loader, val_loader = loader(train, True), loader(val, False)
     official = METRIC_FOR_TASK[spec.task]
-    metric = cfg.select_metric or official
-    hib = HIGHER_IS_BETTER.get(metric, True)
-    by_loss = cfg.monitor == "val_loss"
-    stopper = EarlyStopping(higher_is_better=not by_loss and hib, patience=cfg.early_stop_patience)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        stepper.optimizer, mode="min" if by_loss or not hib else "max", factor=cfg.lr_factor,
-        patience=cfg.lr_patience)
-    best = BestCheckpoint(higher_is_better=hib)
-    trainable, total = count_parameters(stepper.model)
-    vals: list[float] = []
-    val_losses: list[float] = []
-    lrs: list[float] = []
-    losses: list[float] = []
+    watch = _Validation.create(cfg, cfg.select_metric or official, stepper.optimizer)
+    lrs, losses = [], []
     stopped_by, images, train_time, steps = "max_epochs", 0, 0.0, 0
     started = time.perf_counter()
     for epoch in range(cfg.max_epochs):
@@ -261,19 +284,10 @@ def _fit(model: nn.Module, spec: TaskSpec, train: Any, val: Any, test: Any, cfg:
                 progress(_epoch, _before + step, loss)
 
         mean_loss, seen, n_steps = train_epoch(stepper, train_loader, cfg, flipper, on_step)
-        images, steps = images + seen, steps + n_steps
-        train_time += time.perf_counter() - t0
+        images, steps, train_time = images + seen, steps + n_steps, train_time + time.perf_counter() - t0
         losses.append(mean_loss)
-        scores = evaluate(stepper, val_loader, cfg.max_eval_steps, with_loss=by_loss)
-        value = scores[metric]
-        vals.append(value)
-        monitored = scores[VAL_LOSS] if by_loss else value
-        if by_loss:
-            val_losses.append(monitored)
-        best.update(stepper.model, epoch, value)
-        if not math.isnan(monitored):
-            scheduler.step(monitored)
-        stop = stopper.step(monitored)
+        value, stop = watch.step(stepper.model, epoch,
+                                 evaluate(stepper, val_loader, cfg.max_eval_steps, with_loss=watch.by_loss))
         if on_epoch_end is not None and on_epoch_end(epoch, value):
             stopped_by = "callback"
             break
@@ -281,19 +295,21 @@ def _fit(model: nn.Module, spec: TaskSpec, train: Any, val: Any, test: Any, cfg:
             stopped_by = "early_stopping"
             break
     train_seconds = time.perf_counter() - started
-    if best.state is not None:
-        restore(stepper.model, best.state)
+    if watch.best.state is not None:
+        restore(stepper.model, watch.best.state)
     raw: dict[str, float] = {}
     if test is not None and stopped_by != "callback":
         raw = evaluate(stepper, loader(test, False), cfg.max_eval_steps)
-        if metric != official:  # the selected number is the run's reported metric
-            raw = {**raw, f"{official}_official": raw[official], official: raw[metric]}
+        if watch.metric != official:  # the selected number is the run's reported metric
+            raw = {**raw, f"{official}_official": raw[official], official: raw[watch.metric]}
+    trainable, total = count_parameters(stepper.model)
     return RunResult(
-        metric=official, higher_is_better=hib, val_metric_per_epoch=vals,
-        best_val_metric=float("nan") if best.value is None else best.value, best_epoch=best.epoch,
+        metric=official, higher_is_better=watch.higher_is_better, val_metric_per_epoch=watch.values,
+        best_val_metric=float("nan") if watch.best.value is None else watch.best.value,
+        best_epoch=watch.best.epoch,
         test_metrics={k: leaderboard_value(v, spec.metric_transform if k == official else None)
                       for k, v in raw.items()},
-        test_metrics_raw=raw, epochs=len(vals), stopped_by=stopped_by,
+        test_metrics_raw=raw, epochs=len(watch.values), stopped_by=stopped_by,
         train_seconds=train_seconds, images_per_second=images / train_time if train_time else 0.0,
-        device=device_name(dev), trainable_params=trainable, total_params=total,
-        lr_per_epoch=lrs, train_loss_per_epoch=losses, val_loss_per_epoch=val_losses)
+        device=device_name(stepper.device), trainable_params=trainable, total_params=total,
+        lr_per_epoch=lrs, train_loss_per_epoch=losses, val_loss_per_epoch=watch.losses)

@@ -58,6 +58,7 @@ class ModelRule:
     tasks: list[str] = field(default_factory=list)
     modalities: list[str] | None = None  # dataset modalities fed to the model
     bands: dict[str, list[str]] | None = None  # modality -> bands fed (a subset)
+    model_inputs: dict[str, str] | None = None  # dataset modality -> model input (TerraMind "RGB")
     image_size: int | None = None
     batch_sizes: list[int] | None = None
     source: str = ""  # where the published runs show it

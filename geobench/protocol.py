@@ -62,6 +62,7 @@ class DatasetSettings:
     normalization: str                # "official" | "train_stats"
     modalities: tuple[str, ...] | None  # None: the model's default choice
     bands: dict[str, tuple[str, ...]] | None
+    model_inputs: dict[str, str] | None   # dataset modality -> model input (multi-modal models)
     detection_metric: str
     data_percentage: int
     max_train_batches: int | None
@@ -132,6 +133,11 @@ def dataset_settings(proto: ProtocolConfig, dataset: str, model: str, *,
             raise ConfigError(f"{dataset}: modalities {unknown} are not among the dataset's "
                               f"{list(m.modality_names)} (model.modalities or protocol.model_rules)")
     bands = rule("bands")
+    for what, value in (("bands", bands), ("model_inputs", rule("model_inputs"))):
+        unknown = [x for x in (value or {}) if x not in m.modality_names]
+        if unknown:
+            raise ConfigError(f"protocol.model_rules: {what} names modalities {unknown} that {dataset} "
+                              f"does not have ({list(m.modality_names)})")
     eval_bs = m.protocol.eval_batch_size if str(proto.eval_batch_size) == "official" else int(proto.eval_batch_size)
     if proto.augment == "official":
         flips = m.protocol.flips
@@ -156,6 +162,7 @@ def dataset_settings(proto: ProtocolConfig, dataset: str, model: str, *,
         temporal=proto.temporal, flips=bool(flips), normalization=proto.normalization,
         modalities=tuple(modalities) if modalities else None,
         bands={k: tuple(v) for k, v in bands.items()} if bands else None,
+        model_inputs=dict(rule("model_inputs")) if rule("model_inputs") else None,
         detection_metric=proto.detection_metric, data_percentage=int(proto.data_percentage),
         max_train_batches=proto.max_train_batches,
     )

@@ -105,7 +105,8 @@ def test_published_per_dataset_and_per_model_settings() -> None:
     assert seg.batch_sizes == (8, 16, 32) and seg.n_trials == 16 and seg.hpo_seed == 42 and seg.flips
     tm = official_settings("benv2", "terramind_v1_base")
     assert tm.modalities == ("s2", "s1") and official_settings("benv2", "resnet50").modalities is None
-    assert official_settings("substation", "terramind_v1_large").bands == {"s2": ("B04", "B03", "B02")}
+    tm_sub = official_settings("substation", "terramind_v1_large")
+    assert tm_sub.bands == {"image": ("B04", "B03", "B02")} and tm_sub.model_inputs == {"image": "RGB"}
     assert not official_settings("pastis_r", "resnet50").flips
     assert official_settings("so2sat", "resnet50").time_steps.rule == "all"  # single-date
 
@@ -161,3 +162,24 @@ def test_docs_protocol_table_covers_every_setting() -> None:
             status = line.rstrip(" |").rsplit("|", 1)[-1].strip()
             assert status.split()[0].rstrip(":(") in ("exact", "assumption", "unpublished", "difference",
                                                       "see", "—"), line
+
+
+@pytest.mark.slow
+def test_terramind_on_substation_reads_red_green_blue_through_its_rgb_tokenizer() -> None:
+    import torch
+
+    from geobench.sweep.plan import DatasetPlan
+    from geobench.sweep.trainer import dataset_modalities
+    from geobench.train.task_model import build_task_model
+
+    s = official_settings("substation", "terramind_v1_base")
+    plan = DatasetPlan(s, "h", "study")
+    mods = dataset_modalities(plan)
+    assert [b.name for b in mods["image"].bands] == ["B04", "B03", "B02"]
+    model = build_task_model("terramind_v1_base", task_spec(plan), dataset_modalities=mods,
+                             model_inputs=s.model_inputs).eval()
+    assert list(model.encoder.plan.sources) == ["RGB"]  # type: ignore[union-attr]
+    assert [src.index for src in model.encoder.plan.sources["RGB"]] == [0, 1, 2]  # type: ignore[union-attr]
+    assert list(model.encoder.backbone.encoder_embeddings) == ["untok_sen2rgb@224"]  # type: ignore[union-attr]
+    out = model.predict({"inputs": {"image": torch.randn(1, 3, 224, 224)}})  # type: ignore[operator]
+    assert out[0]["boxes"].shape[1] == 4

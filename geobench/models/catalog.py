@@ -163,25 +163,27 @@ SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
         key="terramind_v1_base", family="terratorch", display_name="TerraMind-V1-Base",
         library="terratorch", architecture="terramind_v1_base (ViT-B/16, any-to-any encoder)",
-        input_bands={"S2L2A": bs.S2_L2A_12, "S1GRD": bs.S1_GRD}, patch_size=16,
+        input_bands={"S2L2A": bs.S2_L2A_12, "S1GRD": bs.S1_GRD, "RGB": bs.RGB}, patch_size=16,
         default_image_size=224, out_indices=_VIT_B_4, wavelength_aware=False, multi_modal=True,
         task_types=ALL_TASKS, license="Apache-2.0",
         weights=WeightsSource("ibm-esa-geospatial/TerraMind-1.0-base", "TerraMind_v1_base.pt",
                               library_ref="BACKBONE_REGISTRY 'terratorch_terramind_v1_base'"),
         backbone_params=87_707_904, normalization=TERRAMIND,
         paper="https://arxiv.org/abs/2504.11171",
-        notes="S2 and S1 are separate token sets; their tokens are averaged per patch position."),
+        notes="S2 and S1 are separate token sets; their tokens are averaged per patch position. "
+              "The RGB tokenizer takes red, green, blue when a protocol rule asks for it."),
     ModelSpec(
         key="terramind_v1_large", family="terratorch", display_name="TerraMind-V1-Large",
         library="terratorch", architecture="terramind_v1_large (ViT-L/16, any-to-any encoder)",
-        input_bands={"S2L2A": bs.S2_L2A_12, "S1GRD": bs.S1_GRD}, patch_size=16,
+        input_bands={"S2L2A": bs.S2_L2A_12, "S1GRD": bs.S1_GRD, "RGB": bs.RGB}, patch_size=16,
         default_image_size=224, out_indices=_VIT_L_4, wavelength_aware=False, multi_modal=True,
         task_types=ALL_TASKS, license="Apache-2.0",
         weights=WeightsSource("ibm-esa-geospatial/TerraMind-1.0-large", "TerraMind_v1_large.pt",
                               library_ref="BACKBONE_REGISTRY 'terratorch_terramind_v1_large'"),
         backbone_params=305_662_976, normalization=TERRAMIND,
         paper="https://arxiv.org/abs/2504.11171",
-        notes="S2 and S1 are separate token sets; their tokens are averaged per patch position."),
+        notes="S2 and S1 are separate token sets; their tokens are averaged per patch position. "
+              "The RGB tokenizer takes red, green, blue when a protocol rule asks for it."),
     ModelSpec(
         key="clay_v1_base", family="terratorch", display_name="Clay-V1 ViT-B",
         library="terratorch", architecture="clay_v1_base (ViT-B/8, dynamic wavelength embedding)",

@@ -95,8 +95,63 @@ def default_modalities(spec: ModelSpec, dataset: Mapping[str, Any]) -> list[str]
     return [next(iter(dataset))]
 
 
+def _flat(info: Mapping[str, tuple[tuple[Any, ...], str | None]], mods: Sequence[str]
+          ) -> tuple[list[Any], list[str], list[bool], list[tuple[str, int]]]:
+    """The bands of ``mods`` one after another: bands, ``mod/band`` labels, SAR flags, origins."""
+    bands, labels, sar, where = [], [], [], []
+    for m in mods:
+        mb, kind = info[m]
+        sar += _sar_flags(mb, kind)
+        for i, b in enumerate(mb):
+            bands.append(b)
+            labels.append(f"{m}/{b.name}")
+            where.append((m, i))
+    return bands, labels, sar, where
+
+
+def _model_input_of(spec: ModelSpec, m: str, bands: Sequence[Any], kind: str | None,
+                    model_inputs: Mapping[str, str]) -> str:
+    """The input of a multi-modal model that dataset modality ``m`` feeds."""
+    if m in model_inputs:
+        mm = model_inputs[m]
+        if mm not in spec.input_bands:
+            raise UnknownNameError(f"{spec.key} input", mm, list(spec.input_bands))
+        return mm
+    mm = "S1GRD" if _is_sar(bands, kind) else "S2L2A" if _is_optical(bands, kind) else ""
+    if mm not in spec.input_bands:
+        raise ModelError(f"{spec.key}: dataset modality {m!r} is neither optical nor SAR; "
+                         f"the model takes {list(spec.input_bands)}")
+    return mm
+
+
+def _assign_inputs(spec: ModelSpec, chosen: Sequence[str],
+                   info: Mapping[str, tuple[tuple[Any, ...], str | None]],
+                   model_inputs: Mapping[str, str]) -> dict[str, str]:
+    """Multi-modal models: model input -> the one dataset modality that feeds it."""
+    assigned: dict[str, str] = {}
+    for m in chosen:
+        mm = _model_input_of(spec, m, *info[m], model_inputs)
+        if mm in assigned:
+            raise ModelError(f"{spec.key}: dataset modalities {assigned[mm]!r} and {m!r} both "
+                             f"map to the model's {mm} input; choose one of them")
+        assigned[mm] = m
+    return assigned
+
+
+def _single_input_plan(spec: ModelSpec, bands: list[Any], labels: list[str], sar: list[bool],
+                       ignored: list[str]) -> list[BandMatch]:
+    if spec.wavelength_aware:
+        plan, dropped = wavelength_plan(bands, source_labels=labels, sar_source=sar)
+        ignored += [f"{labels[i]}: no wavelength and not SAR" for i in dropped]
+        return list(plan)
+    if spec.adapts_to_dataset_bands:
+        return list(identity_plan(bands, source_labels=labels))
+    return list(match_bands(bands, spec.input_bands[OPTICAL], source_labels=labels, sar_source=sar))
+
+
 def plan_bands(spec: ModelSpec, dataset_modalities: Mapping[str, Any],
-               modalities: Sequence[str] | None = None) -> EncoderPlan:
+               modalities: Sequence[str] | None = None,
+               model_inputs: Mapping[str, str] | None = None) -> EncoderPlan:
     """Decide which dataset band feeds each model input channel (see :mod:`geobench.bands`).
 
     Args:
@@ -105,6 +160,8 @@ def plan_bands(spec: ModelSpec, dataset_modalities: Mapping[str, Any],
             ``Band``) or a manifest ``Modality`` (whose ``kind`` then says which one is SAR).
         modalities: the dataset modalities to feed (config ``modalities=[s1,s2]``); default
             :func:`default_modalities`.
+        model_inputs: multi-modal models: dataset modality -> the model input it feeds (e.g.
+            ``{"s2": "RGB"}`` for TerraMind's RGB tokenizer); default: optical -> S2L2A, SAR -> S1GRD.
 
     Raises:
         ModelError: an unknown modality, two modalities for one TerraMind input, or no dataset
@@ -119,76 +176,41 @@ def plan_bands(spec: ModelSpec, dataset_modalities: Mapping[str, Any],
         if m not in dataset_modalities:
             raise UnknownNameError("dataset modality", m, list(dataset_modalities))
     info = {m: _modality_bands(dataset_modalities[m]) for m in chosen}
-    counts = {m: len(info[m][0]) for m in chosen}
-
-    def flat(mods: Sequence[str]) -> tuple[list[Any], list[str], list[bool], list[tuple[str, int]]]:
-        bands, labels, sar, where = [], [], [], []
-        for m in mods:
-            mb, kind = info[m]
-            sar += _sar_flags(mb, kind)
-            for i, b in enumerate(mb):
-                bands.append(b)
-                labels.append(f"{m}/{b.name}")
-                where.append((m, i))
-        return bands, labels, sar, where
-
     matches: dict[str, tuple[BandMatch, ...]] = {}
     sources: dict[str, tuple[ChannelSource, ...]] = {}
     used: set[tuple[str, int]] = set()
     ignored: list[str] = []
 
-    def record(mm: str, plan: list[BandMatch], where: list[tuple[str, int]]) -> None:
+    def record(mm: str, plan: Sequence[BandMatch], where: list[tuple[str, int]]) -> None:
         matches[mm] = tuple(plan)
         srcs = []
         for bm in plan:
             if bm.source_index is None:
                 srcs.append(ChannelSource(None, None))
             else:
-                m, i = where[bm.source_index]
-                used.add((m, i))
-                srcs.append(ChannelSource(m, i))
+                used.add(where[bm.source_index])
+                srcs.append(ChannelSource(*where[bm.source_index]))
         sources[mm] = tuple(srcs)
 
     if spec.multi_modal:
-        assigned: dict[str, str] = {}
-        for m in chosen:
-            mb, kind = info[m]
-            mm = "S1GRD" if _is_sar(mb, kind) else "S2L2A" if _is_optical(mb, kind) else None
-            if mm is None or mm not in spec.input_bands:
-                raise ModelError(f"{spec.key}: dataset modality {m!r} is neither optical nor SAR; "
-                                 f"the model takes {list(spec.input_bands)}")
-            if mm in assigned:
-                raise ModelError(f"{spec.key}: dataset modalities {assigned[mm]!r} and {m!r} both "
-                                 f"map to the model's {mm} input; choose one of them")
-            assigned[mm] = m
+        assigned = _assign_inputs(spec, chosen, info, model_inputs or {})
         for mm in spec.input_bands:
             if mm in assigned:
-                bands, labels, sar, where = flat([assigned[mm]])
-                record(mm, match_bands(bands, spec.input_bands[mm], source_labels=labels,
-                                       sar_source=sar), where)
+                bands, labels, sar, where = _flat(info, [assigned[mm]])
+                record(mm, match_bands(bands, spec.input_bands[mm], source_labels=labels, sar_source=sar), where)
     else:
-        bands, labels, sar, where = flat(chosen)
-        if spec.wavelength_aware:
-            plan, dropped = wavelength_plan(bands, source_labels=labels, sar_source=sar)
-            ignored += [f"{labels[i]}: no wavelength and not SAR" for i in dropped]
-        elif spec.adapts_to_dataset_bands:
-            plan = identity_plan(bands, source_labels=labels)
-        else:
-            plan = match_bands(bands, spec.input_bands[OPTICAL], source_labels=labels,
-                               sar_source=sar)
-        record(OPTICAL, plan, where)
-
+        bands, labels, sar, where = _flat(info, chosen)
+        record(OPTICAL, _single_input_plan(spec, bands, labels, sar, ignored), where)
     if not any(s.modality is not None for srcs in sources.values() for s in srcs):
-        wanted = spec.bands_summary()
         raise ModelError(f"{spec.key}: none of the bands of dataset modalities {chosen} can feed "
-                         f"the model (it takes {wanted}); choose other modalities")
+                         f"the model (it takes {spec.bands_summary()}); choose other modalities")
     for m in chosen:
         for i, b in enumerate(info[m][0]):
             label = f"{m}/{b.name}"
             if (m, i) not in used and not any(x.startswith(label + ":") for x in ignored):
                 ignored.append(f"{label}: not needed by the model's inputs")
-    return EncoderPlan(matches=matches, sources=sources, dataset_channels=counts,
-                       ignored=tuple(ignored))
+    counts = {m: len(info[m][0]) for m in chosen}
+    return EncoderPlan(matches=matches, sources=sources, dataset_channels=counts, ignored=tuple(ignored))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -198,13 +220,15 @@ def plan_bands(spec: ModelSpec, dataset_modalities: Mapping[str, Any],
 def build_encoder(key: str, *, dataset_modalities: Mapping[str, Any],
                   modalities: Sequence[str] | None = None, pretrained: bool = False,
                   image_size: int | Sequence[int] | None = None,
-                  weights_path: str | None = None) -> Encoder:
+                  weights_path: str | None = None,
+                  model_inputs: Mapping[str, str] | None = None) -> Encoder:
     """Build the encoder of registry model ``key`` for a dataset's bands.
 
     Args:
         key: registry key or alias.
         dataset_modalities: dataset modality -> bands in manifest order (or a manifest Modality).
         modalities: dataset modalities to feed (default: the first optical one).
+        model_inputs: multi-modal models: dataset modality -> model input (see :func:`plan_bands`).
         pretrained: load the published weights (downloaded on demand into the cache); False
             builds offline with random weights.
         image_size: the input size (int or (H, W)); models with a size-bound component use it,
@@ -221,7 +245,7 @@ def build_encoder(key: str, *, dataset_modalities: Mapping[str, Any],
     from geobench.torch_state import preserved_torch_state
 
     spec = get_spec(key)
-    plan = plan_bands(spec, dataset_modalities, modalities)
+    plan = plan_bands(spec, dataset_modalities, modalities, model_inputs)
     size = as_sequence(image_size) or (spec.default_image_size, spec.default_image_size)
     pretrained_file = None
     if weights_path is None and pretrained:

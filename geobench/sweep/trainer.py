@@ -93,7 +93,7 @@ def train_unit(run: RunConfig, plan: DatasetPlan, lr: float, batch_size: int, se
     model = build_task_model(run.model.key, spec, dataset_modalities=dataset_modalities(plan),
                              modalities=list(s.modalities) if s.modalities else None,
                              pretrained=run.model.pretrained, finetune=s.finetune,
-                             weights_path=run.model.weights_path)
+                             weights_path=run.model.weights_path, model_inputs=s.model_inputs)
     encoder = getattr(model, "encoder", None)
     modalities = list(getattr(encoder, "required_modalities", []) or []) or None
 

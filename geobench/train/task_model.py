@@ -180,7 +180,8 @@ def build_task_model(encoder: nn.Module | str, spec: TaskSpec, *,
                      dataset_modalities: Mapping[str, Any] | None = None,
                      modalities: Sequence[str] | None = None, pretrained: bool = False,
                      decoder_channels: Sequence[int] = DEFAULT_DECODER_CHANNELS,
-                     finetune: Any = "full", weights_path: str | None = None) -> nn.Module:
+                     finetune: Any = "full", weights_path: str | None = None,
+                     model_inputs: Mapping[str, str] | None = None) -> nn.Module:
     """Build the task model for ``spec`` on ``encoder`` (an encoder module or a registry key).
 
     Args:
@@ -204,7 +205,7 @@ def build_task_model(encoder: nn.Module | str, spec: TaskSpec, *,
         encoder = build_encoder(encoder, dataset_modalities=dict(dataset_modalities),
                                 modalities=list(modalities) if modalities else None,
                                 pretrained=pretrained, image_size=spec.image_size,
-                                weights_path=weights_path)
+                                weights_path=weights_path, model_inputs=model_inputs)
     model: nn.Module
     if spec.task in DETECTION_TASKS:
         from geobench.train.detection import DetectionTaskModel

@@ -210,29 +210,32 @@ def match_bands(
     plan: list[BandMatch] = []
     sar_targets_seen = 0
     for t in target:
-        tkey = normalize_band_name(t.name)
-        chosen: tuple[int | None, MatchReason] = (None, "zero")
-        for i, k in enumerate(keys):
-            gap = _gap(t.wavelength_nm, source[i].wavelength_nm)
-            if k == tkey and (gap is None or gap <= tolerance_nm):
-                chosen = (i, "name")
-                break
-        else:
-            if t.wavelength_nm is not None and optical:
-                best = min(optical, key=lambda i: (_gap(t.wavelength_nm, source[i].wavelength_nm), i))
-                gap = _gap(t.wavelength_nm, source[best].wavelength_nm)
-                if gap is not None and gap <= tolerance_nm:
-                    chosen = (best, "wavelength")
-            elif t.wavelength_nm is None and tkey in _SAR_NAMES and sar_idx:
-                chosen = (_pick_sar(source, sar_idx, t, sar_targets_seen), "sar")
-        if t.wavelength_nm is None and tkey in _SAR_NAMES:
+        plan.append(make(t, *_choose(t, source, keys, optical, sar_idx, sar_targets_seen, tolerance_nm)))
+        if t.wavelength_nm is None and normalize_band_name(t.name) in _SAR_NAMES:
             sar_targets_seen += 1
-        plan.append(make(t, *chosen))
 
     target_is_optical = any(t.wavelength_nm is not None for t in target)
     if target_is_optical and not optical and len(source) > 0:
         _fill_sar_rgb(plan, source, target, sar_idx, make)
     return plan
+
+
+def _choose(t: BandLike, source: Sequence[BandLike], keys: list[str], optical: list[int],
+            sar_idx: list[int], sar_targets_seen: int, tolerance_nm: float) -> tuple[int | None, MatchReason]:
+    """The source band feeding target channel ``t``: by name, else wavelength, else SAR order."""
+    tkey = normalize_band_name(t.name)
+    for i, k in enumerate(keys):
+        gap = _gap(t.wavelength_nm, source[i].wavelength_nm)
+        if k == tkey and (gap is None or gap <= tolerance_nm):
+            return i, "name"
+    if t.wavelength_nm is not None and optical:
+        best = min(optical, key=lambda i: (_gap(t.wavelength_nm, source[i].wavelength_nm), i))
+        gap = _gap(t.wavelength_nm, source[best].wavelength_nm)
+        if gap is not None and gap <= tolerance_nm:
+            return best, "wavelength"
+    elif t.wavelength_nm is None and tkey in _SAR_NAMES and sar_idx:
+        return _pick_sar(source, sar_idx, t, sar_targets_seen), "sar"
+    return None, "zero"
 
 
 def _fill_sar_rgb(plan: list[BandMatch], source: Sequence[BandLike], target: Sequence[BandLike],

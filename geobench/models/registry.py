@@ -172,9 +172,8 @@ def plan_bands(spec: ModelSpec, dataset_modalities: Mapping[str, Any],
     if not dataset_modalities:
         raise ModelError(f"{spec.key}: dataset_modalities is empty; give the dataset's bands")
     chosen = list(modalities) if modalities else default_modalities(spec, dataset_modalities)
-    for m in chosen:
-        if m not in dataset_modalities:
-            raise UnknownNameError("dataset modality", m, list(dataset_modalities))
+    if unknown := [m for m in chosen if m not in dataset_modalities]:
+        raise UnknownNameError("dataset modality", unknown[0], list(dataset_modalities))
     info = {m: _modality_bands(dataset_modalities[m]) for m in chosen}
     matches: dict[str, tuple[BandMatch, ...]] = {}
     sources: dict[str, tuple[ChannelSource, ...]] = {}
@@ -204,13 +203,11 @@ def plan_bands(spec: ModelSpec, dataset_modalities: Mapping[str, Any],
     if not any(s.modality is not None for srcs in sources.values() for s in srcs):
         raise ModelError(f"{spec.key}: none of the bands of dataset modalities {chosen} can feed "
                          f"the model (it takes {spec.bands_summary()}); choose other modalities")
-    for m in chosen:
-        for i, b in enumerate(info[m][0]):
-            label = f"{m}/{b.name}"
-            if (m, i) not in used and not any(x.startswith(label + ":") for x in ignored):
-                ignored.append(f"{label}: not needed by the model's inputs")
-    counts = {m: len(info[m][0]) for m in chosen}
-    return EncoderPlan(matches=matches, sources=sources, dataset_channels=counts, ignored=tuple(ignored))
+    ignored += [f"{m}/{b.name}: not needed by the model's inputs" for m in chosen
+                for i, b in enumerate(info[m][0])
+                if (m, i) not in used and not any(x.startswith(f"{m}/{b.name}:") for x in ignored)]
+    return EncoderPlan(matches=matches, sources=sources, dataset_channels={m: len(info[m][0]) for m in chosen},
+                       ignored=tuple(ignored))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -162,33 +162,36 @@ def check_additional_info(doc: JsonFile, display: str, report: Report) -> Additi
     if isinstance(models, list):
         line = doc.line_of("New model info")
         for i, entry in enumerate(models):
-            where = f"'New model info' entry {i + 1}"
-            if not isinstance(entry, dict):
-                report.error(display, line, f"{where} must be an object with keys {', '.join(S.NEW_MODEL_KEYS)}")
-                continue
-            eline = doc.line_of("unique_backbone_key", i) or line
-            bad = [k for k in S.NEW_MODEL_KEYS if not isinstance(entry.get(k), str)]
-            if bad:
-                report.error(display, eline, f"{where}: {', '.join(map(repr, bad))} must be present "
-                             "and strings")
-                continue
-            if not all(_check_string(entry[k], f"{where} {k!r}", display, eline, report) for k in S.NEW_MODEL_KEYS):
-                continue
-            key = entry["unique_backbone_key"]
-            if key == "" and entry["model_display_name"] == "" and entry["model_size"] == "":
-                continue  # the template's empty placeholder, as in the published submissions
-            if not _BACKBONE.fullmatch(key):
-                report.error(display, eline, f"{where}: 'unique_backbone_key' {key!r} is not a valid "
-                             "backbone key")
-            elif key in out.new_models:
-                report.error(display, eline, f"{where}: backbone {key!r} is listed twice")
-            else:
-                out.new_models[key] = eline
-                if not entry["model_display_name"].strip():
-                    report.error(display, eline, f"{where}: 'model_display_name' is empty")
-                if not entry["model_size"].strip():
-                    report.warning(display, eline, f"{where}: 'model_size' is empty (e.g. \"300M\")")
+            _check_new_model(entry, i, doc.line_of("unique_backbone_key", i) or line, display, report, out)
     return out
+
+
+def _check_new_model(entry: Any, i: int, eline: int | None, display: str, report: Report,
+                     out: AdditionalInfo) -> None:
+    """One "New model info" entry (its line ``eline``); a valid one goes into ``out.new_models``."""
+    where = f"'New model info' entry {i + 1}"
+    if not isinstance(entry, dict):
+        report.error(display, eline, f"{where} must be an object with keys {', '.join(S.NEW_MODEL_KEYS)}")
+        return
+    bad = [k for k in S.NEW_MODEL_KEYS if not isinstance(entry.get(k), str)]
+    if bad:
+        report.error(display, eline, f"{where}: {', '.join(map(repr, bad))} must be present and strings")
+        return
+    if not all(_check_string(entry[k], f"{where} {k!r}", display, eline, report) for k in S.NEW_MODEL_KEYS):
+        return
+    key = entry["unique_backbone_key"]
+    if key == "" and entry["model_display_name"] == "" and entry["model_size"] == "":
+        return  # the template's empty placeholder, as in the published submissions
+    if not _BACKBONE.fullmatch(key):
+        report.error(display, eline, f"{where}: 'unique_backbone_key' {key!r} is not a valid backbone key")
+    elif key in out.new_models:
+        report.error(display, eline, f"{where}: backbone {key!r} is listed twice")
+    else:
+        out.new_models[key] = eline
+        if not entry["model_display_name"].strip():
+            report.error(display, eline, f"{where}: 'model_display_name' is empty")
+        if not entry["model_size"].strip():
+            report.warning(display, eline, f"{where}: 'model_size' is empty (e.g. \"300M\")")
 
 
 @dataclass

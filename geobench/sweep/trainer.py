@@ -53,7 +53,7 @@ def dataset_modalities(plan: DatasetPlan) -> dict[str, Any]:
 
 def task_spec(plan: DatasetPlan) -> Any:
     from geobench.manifest import load_manifest
-    from geobench.train.task_model import TaskSpec
+    from geobench.train.task_spec import TaskSpec
 
     s = plan.settings
     spec = TaskSpec.from_manifest(load_manifest(plan.dataset))

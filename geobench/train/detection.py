@@ -84,7 +84,7 @@ import torch
 from torch import nn
 
 from geobench.errors import ConfigError, ModelError
-from geobench.train.task_model import TaskSpec, _FreezableEncoderMixin
+from geobench.train.task_spec import EncoderStep, TaskSpec
 from geobench.train.unet import PyramidNeck
 
 FPN_CHANNELS = 256
@@ -182,7 +182,7 @@ def build_rcnn_heads(task: str, num_levels: int, num_classes: int) -> RCNNHeads:
     return RCNNHeads(rpn, roi_heads)
 
 
-class DetectionTaskModel(_FreezableEncoderMixin):
+class DetectionTaskModel(EncoderStep):
     """Faster R-CNN (``detection``) or Mask R-CNN (``instance_segmentation``) on the encoder.
 
     Inputs: ``{modality: (B, C, H, W) or (B, T, C, H, W)}`` (z-scored, one size for the batch),

@@ -39,7 +39,7 @@ from geobench.train.loaders import batch_size_of, make_loader
 from geobench.train.metrics import HIGHER_IS_BETTER, TaskMetrics, leaderboard_value
 from geobench.train.seeding import seed_everything
 from geobench.train.stepper import Stepper, device_name, restore, snapshot
-from geobench.train.task_model import TaskSpec
+from geobench.train.task_spec import TaskSpec
 
 VAL_LOSS = "loss"  # key of the validation loss in evaluate()'s result
 

@@ -41,7 +41,7 @@ from geobench.manifest import METRIC_FOR_TASK
 
 if TYPE_CHECKING:
     from geobench.manifest import MetricTransform
-    from geobench.train.task_model import TaskSpec
+    from geobench.train.task_spec import TaskSpec
 
 HIGHER_IS_BETTER: dict[str, bool] = {
     "Overall_Accuracy": True,

@@ -21,7 +21,7 @@ from geobench.train.loaders import device_batches
 
 if TYPE_CHECKING:
     from geobench.train.loop import TrainConfig
-    from geobench.train.task_model import TaskSpec
+    from geobench.train.task_spec import TaskSpec
 
 
 def resolve_device(name: str) -> torch.device:

@@ -18,94 +18,25 @@ Multi-temporal inputs go through the encoder step by step and the features are a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from geobench.errors import ConfigError, ModelError
-from geobench.manifest import TASK_TYPES
+from geobench.errors import ConfigError
+from geobench.train.detection import DetectionTaskModel
 from geobench.train.heads import LinearClassificationHead
-from geobench.train.temporal import encode_over_time
+from geobench.train.task_spec import DETECTION_TASKS, EncoderStep, TaskSpec
 from geobench.train.unet import DEFAULT_DECODER_CHANNELS, PyramidNeck, UNetDecoder
 
 if TYPE_CHECKING:
-    from geobench.manifest import DatasetManifest, MetricTransform
+    from geobench.manifest import DatasetManifest
 
-DETECTION_TASKS = ("detection", "instance_segmentation")
+__all__ = ["DETECTION_TASKS", "DetectionTaskModel", "TaskModel", "TaskSpec", "build_task_model",
+           "task_loss", "task_model_from_manifest"]
 
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """What the head, the loss and the metric need to know about a dataset's task.
-
-    ``num_classes``: classes for classification and segmentation; object classes (without the
-    background, labels 1..K) for detection; ignored for regression (one output).
-    """
-
-    task: str
-    num_classes: int = 1
-    ignore_index: int | None = None
-    image_size: tuple[int, int] | None = None
-    metric_transform: MetricTransform | None = None
-    temporal_pooling: str = "mean"  # "mean" | "concat" (features of every step side by side)
-    time_steps: int | None = None   # steps per sample, needed by "concat"
-
-    def __post_init__(self) -> None:
-        if self.task not in TASK_TYPES:
-            raise ConfigError(f"task {self.task!r} is not one of {', '.join(TASK_TYPES)}")
-        if self.task != "regression" and self.num_classes < 1:
-            raise ConfigError(f"task {self.task!r} needs num_classes >= 1, got {self.num_classes}")
-        if self.temporal_pooling not in ("mean", "concat"):
-            raise ConfigError(f"temporal pooling {self.temporal_pooling!r}: expected mean or concat")
-        if self.temporal_pooling == "concat" and not self.time_steps:
-            raise ConfigError("temporal pooling 'concat' needs a fixed number of time steps")
-
-    def feature_channels(self, channels: Sequence[int]) -> list[int]:
-        """Channels per level after temporal pooling (concat multiplies them by the steps)."""
-        k = self.time_steps if self.temporal_pooling == "concat" and self.time_steps else 1
-        return [c * k for c in channels]
-
-    @classmethod
-    def from_manifest(cls, manifest: DatasetManifest) -> TaskSpec:
-        """The spec of a dataset manifest (its task, classes, ignore_index, size, transform)."""
-        ignore = manifest.ignore_index
-        if manifest.task == "segmentation" and ignore is None:
-            ignore = -1  # the loader's padding value
-        return cls(task=manifest.task, num_classes=max(manifest.num_classes, 1),
-                   ignore_index=ignore, image_size=tuple(manifest.image_size),  # type: ignore[arg-type]
-                   metric_transform=manifest.metric_transform)
-
-
-class _FreezableEncoderMixin(nn.Module):
-    """``encoder_frozen``: encoder runs without gradients and stays in eval mode (BN stats fixed)."""
-
-    encoder: nn.Module
-    encoder_frozen: bool = False
-
-    def train(self, mode: bool = True) -> _FreezableEncoderMixin:
-        super().train(mode)
-        if self.encoder_frozen:
-            self.encoder.eval()
-        return self
-
-    def _encode(self, inputs: Mapping[str, torch.Tensor],
-                time_mask: torch.Tensor | None) -> list[torch.Tensor]:
-        missing = [m for m in getattr(self.encoder, "required_modalities", []) if m not in inputs]
-        if missing:
-            raise ModelError(f"the encoder needs modalities {missing}, the batch has "
-                             f"{sorted(inputs)}; choose modalities the dataset provides")
-        spec: TaskSpec | None = getattr(self, "spec", None)
-        pooling = spec.temporal_pooling if spec is not None else "mean"
-        if self.encoder_frozen:
-            with torch.no_grad():
-                return encode_over_time(self.encoder, inputs, time_mask, pooling=pooling)
-        return encode_over_time(self.encoder, inputs, time_mask, pooling=pooling)
-
-
-class TaskModel(_FreezableEncoderMixin):
+class TaskModel(EncoderStep):
     """Encoder + linear head (classification) or pyramid neck + UNet (segmentation, regression)."""
 
     def __init__(self, encoder: nn.Module, spec: TaskSpec,
@@ -208,8 +139,6 @@ def build_task_model(encoder: nn.Module | str, spec: TaskSpec, *,
                                 weights_path=weights_path, model_inputs=model_inputs)
     model: nn.Module
     if spec.task in DETECTION_TASKS:
-        from geobench.train.detection import DetectionTaskModel
-
         model = DetectionTaskModel(encoder, spec)
     else:
         model = TaskModel(encoder, spec, decoder_channels)

@@ -17,6 +17,16 @@ from geobench.errors import ModelError
 Encoder = Callable[[dict[str, torch.Tensor]], list[torch.Tensor]]
 
 
+def _concat_over_time(feats: list[torch.Tensor], b: int, t: int,
+                      time_mask: torch.Tensor | None) -> list[torch.Tensor]:
+    """``(B*T, C, h, w)`` per level -> ``(B, T*C, h, w)``; missing steps give zeros."""
+    per_step = [f.reshape(b, t, *f.shape[1:]) for f in feats]
+    if time_mask is not None:
+        keep = time_mask.to(torch.bool).view(b, t, *([1] * (per_step[0].ndim - 2)))
+        per_step = [torch.where(keep, f, torch.zeros_like(f)) for f in per_step]
+    return [f.reshape(b, t * f.shape[2], *f.shape[3:]) for f in per_step]
+
+
 def encode_over_time(encoder: Encoder, inputs: Mapping[str, torch.Tensor],
                      time_mask: torch.Tensor | None = None, *,
                      pooling: str = "mean") -> list[torch.Tensor]:
@@ -56,11 +66,7 @@ def encode_over_time(encoder: Encoder, inputs: Mapping[str, torch.Tensor],
             raise ModelError(f"input {k!r} has shape {tuple(v.shape)}; expected (B, C, H, W) "
                              "or (B, T, C, H, W)")
     if pooling == "concat":
-        feats = [f.reshape(b, t, *f.shape[1:]) for f in encoder(flat)]
-        if time_mask is not None:
-            keep = time_mask.to(torch.bool).view(b, t, *([1] * (feats[0].ndim - 2)))
-            feats = [torch.where(keep, f, torch.zeros_like(f)) for f in feats]
-        return [f.reshape(b, t * f.shape[2], *f.shape[3:]) for f in feats]
+        return _concat_over_time(encoder(flat), b, t, time_mask)
     if pooling != "mean":
         raise ModelError(f"temporal pooling {pooling!r}: expected mean or concat")
     if time_mask is None:

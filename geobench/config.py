@@ -207,12 +207,19 @@ class RunConfig:
 
 
 def register() -> None:
-    """Put the schema into Hydra's config store (``conf/config.yaml`` composes against it)."""
+    """Put the schema into Hydra's config store (``conf/config.yaml`` composes against it), and
+    one ``model`` group option per registry key and alias, made from the model catalogue (the one
+    place models are listed): ``model=prithvi`` is ``model.key=prithvi_eo_v2_300_tl`` with the
+    published weights; ``model=smoke`` has none (random init)."""
     from hydra.core.config_store import ConfigStore
+
+    from geobench.models.catalog import ALIASES, SPECS
 
     cs = ConfigStore.instance()
     cs.store(name="geobench_schema", node=RunConfig)
-    cs.store(group="protocol", name="schema", node=ProtocolConfig)
+    by_key = {s.key: s for s in SPECS}
+    for name, key in [*((s.key, s.key) for s in SPECS), *ALIASES.items()]:
+        cs.store(group="model", name=name, node=ModelConfig(key=key, pretrained=by_key[key].weights is not None))
 
 
 def to_run_config(cfg: Any) -> RunConfig:

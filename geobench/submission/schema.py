@@ -14,6 +14,23 @@ Facts here come from the official leaderboard (The-AI-Alliance/GEO-Bench-2-Leade
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from geobench.manifest import DATASETS, load_manifest
+
+if TYPE_CHECKING:
+    from geobench.manifest import DatasetManifest
+
+
+def _manifests() -> dict[str, DatasetManifest]:
+    return {ds: load_manifest(ds) for ds in DATASETS}
+
+
+def _biomassters_scale() -> float:
+    transform = load_manifest("biomassters").metric_transform
+    assert transform is not None, "datasets_manifest/biomassters.yaml: metric_transform is missing"
+    return transform.scale
+
 CSV_FILE = "results_and_parameters.csv"
 JSON_FILE = "additional_info.json"
 GEOBENCH_FILE = "geobench.json"
@@ -70,33 +87,11 @@ GEOBENCH_FT_MODES = ("full_ft", "frozen", "lora")
 BACKBONE_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}"
 SUBMISSION_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}"
 
-# Official metric per dataset, as the published results name them. The dataset manifests
-# (datasets_manifest/<ds>.yaml) are the primary source; this table is the fallback when a
-# manifest is absent, and the tests keep the two in agreement.
-OFFICIAL_METRICS: dict[str, str] = {
-    "benv2": "Multilabel_F1_Score",
-    "treesatai": "Multilabel_F1_Score",
-    "so2sat": "Overall_Accuracy",
-    "forestnet": "Overall_Accuracy",
-    "biomassters": "RMSE",
-    "caffe": "Multiclass_Jaccard_Index",
-    "cloudsen12": "Multiclass_Jaccard_Index",
-    "burn_scars": "Multiclass_Jaccard_Index",
-    "dynamic_earthnet": "Multiclass_Jaccard_Index",
-    "flair2": "Multiclass_Jaccard_Index",
-    "fotw": "Multiclass_Jaccard_Index",
-    "kuro_siwo": "Multiclass_Jaccard_Index",
-    "pastis": "Multiclass_Jaccard_Index",
-    "spacenet2": "Multiclass_Jaccard_Index",
-    "spacenet7": "Multiclass_Jaccard_Index",
-    "everwatch": "test_test_map",
-    "nzcattle": "test_test_map",
-    "pastis_r": "test_test_segm_map",
-    "substation": "test_test_segm_map",
-}
-# BioMassters' RMSE enters the leaderboard as 1 - RMSE * this (the official BIOMASSTERS_STD); the
-# published CSVs already hold the converted value (0.948-0.961), under the metric name "RMSE".
-BIOMASSTERS_RMSE_SCALE = 0.2537951171398163
+# Official metric per dataset (the published results' "Metric" column) and BioMassters' leaderboard
+# scale (its RMSE enters the leaderboard as 1 - RMSE * scale; the published CSVs already hold the
+# converted value, 0.948-0.961, under the metric name "RMSE"): both from the dataset manifests.
+OFFICIAL_METRICS: dict[str, str] = {ds: m.metric for ds, m in _manifests().items()}
+BIOMASSTERS_RMSE_SCALE: float = _biomassters_scale()
 
 # additional_info.json: the official keys and the JSON type each must have (the official
 # validator checks presence and type). Note the trailing space in "Code Repository Link ".
@@ -165,15 +160,7 @@ OFFICIAL_MODELS: dict[str, tuple[str, str]] = {
 
 
 def official_metric(dataset: str) -> str | None:
-    """The official metric name of ``dataset`` (manifest first, then the table), None if unknown."""
-    from geobench import manifest, paths
-    from geobench.errors import GeoBenchError
-
-    if (paths.MANIFEST_DIR / f"{dataset}.yaml").is_file():
-        try:
-            return manifest.load_manifest(dataset).metric
-        except GeoBenchError:
-            pass  # a manifest being written or broken: its own tests report it
+    """The official metric name of ``dataset``, None if it is not a benchmark dataset."""
     return OFFICIAL_METRICS.get(dataset)
 
 

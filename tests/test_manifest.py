@@ -107,7 +107,9 @@ def test_class_counts_match_official_geobench2() -> None:
         assert m.num_classes == OFFICIAL_NUM_CLASSES[name], name
         assert len(set(m.classes)) == len(m.classes), f"{name}: duplicate class names"
         if m.ignore_index is not None and m.ignore_index >= 0:
-            assert m.ignore_index < m.num_classes
+            # a class index, or the one unlabelled value just past the classes (fotw: 3)
+            assert m.ignore_index <= m.num_classes, name
+    assert load_manifest("fotw").ignore_index == 3 and load_manifest("pastis").ignore_index is None
 
 
 def test_pastis_r_reads_the_pastis_files() -> None:
@@ -136,25 +138,27 @@ def test_multi_temporal_datasets_have_time_series() -> None:
 
 
 def test_dataset_conf_group(tmp_path: Path) -> None:
+    """conf/dataset/<ds>.yaml names the dataset and drops the capability; the published
+    protocol's budgets per task come from the geobench2 preset."""
+    from geobench.protocol import official_settings
+    from geobench.train.task_spec import TaskSpec
+
     conf_dir = paths.CONF_DIR / "dataset"
     assert sorted(p.stem for p in conf_dir.glob("*.yaml")) == sorted(DATASETS)
     for name in DATASETS:
         cfg = yaml.safe_load((conf_dir / f"{name}.yaml").read_text(encoding="utf-8"))
-        assert cfg["name"] == name
-        assert (paths.PROJECT_ROOT / cfg["manifest"]) == paths.MANIFEST_DIR / f"{name}.yaml"
+        assert cfg["dataset"] == {"name": name}
+        assert cfg["defaults"] == [{"override /capability": None}]
         assert "protocol" not in cfg  # the protocol's defaults apply (detection: *_detection values)
-        # the published protocol per task: 16 trials over {8, 16, 32}; detection 10 trials at batch 8
-        from omegaconf import OmegaConf
-
-        from geobench.sweep.plan import make_plan
-
-        proto = OmegaConf.to_container(OmegaConf.load(paths.CONF_DIR / "protocol" / "default.yaml"))
-        plan = make_plan(name, "smoke", proto, {})  # type: ignore[arg-type]
-        if load_manifest(name).task in ("detection", "instance_segmentation"):
-            assert (plan.n_trials, plan.batch_sizes) == (10, (8,))
+        settings = official_settings(name, "resnet50")
+        m = load_manifest(name)
+        if m.task in ("detection", "instance_segmentation"):
+            assert (settings.n_trials, settings.batch_sizes) == (10, (8,))
+            assert m.classes[0].lower() == "background"  # as the official class lists
+            assert TaskSpec.from_manifest(m).num_classes == m.num_classes - 1  # objects only
         else:
-            assert (plan.n_trials, plan.batch_sizes) == (16, (8, 16, 32))
-        assert plan.seeds == (205, 913, 1829, 2007, 2254)
+            assert (settings.n_trials, settings.batch_sizes) == (16, (8, 16, 32))
+        assert settings.seeds == (205, 913, 1829, 2007, 2254)
 
 
 def test_unknown_dataset_suggests_close_names() -> None:

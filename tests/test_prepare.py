@@ -201,9 +201,9 @@ def test_normalization_uses_train_stats(tmp_path: Path) -> None:
 def test_band_selection_by_name_and_wavelength(tmp_path: Path) -> None:
     write_synthetic("benv2", tmp_path, samples={"train": 2, "validation": 1, "test": 1}, image_size=16)
     prepare_dataset("benv2", tmp_path, progress=False)
-    full = PreparedDataset(tmp_path, "benv2", "train", normalize=False)
+    full = PreparedDataset(tmp_path, "benv2", "train", normalization="none")
     names = full.band_names["s2"]
-    sel = PreparedDataset(tmp_path, "benv2", "train", normalize=False, bands={"s2": ["B04", 560.0, "b02"]})
+    sel = PreparedDataset(tmp_path, "benv2", "train", normalization="none", bands={"s2": ["B04", 560.0, "b02"]})
     assert sel.band_names["s2"] == ["B04", "B03", "B02"]
     x, y = full[0]["inputs"]["s2"], sel[0]["inputs"]["s2"]
     for j, b in enumerate(["B04", "B03", "B02"]):

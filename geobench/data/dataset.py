@@ -11,8 +11,10 @@ A sample is a dict (the batch format the training loop consumes):
   time series of one sample share one length T (the longest; shorter ones are zero-padded);
 - ``target``: int64 scalar (classification), float32 ``(K,)`` (multi-label), int64 ``(H, W)``
   (segmentation; padding -> ignore index), float32 ``(H, W)`` (regression, with ``valid_mask``),
-  or a dict ``boxes`` float32 ``(M, 4)`` xyxy, ``labels`` int64 ``(M,)`` 1-based (0 is
-  torchvision's background), ``masks`` uint8 ``(M, H, W)`` (instance segmentation);
+  or a dict ``boxes`` float32 ``(M, 4)`` xyxy, ``labels`` int64 ``(M,)`` the class index in the
+  manifest's classes, which list the background first (objects 1..K, 0 is torchvision's
+  background, as GEO-Bench-2's dataset classes label them), ``masks`` uint8 ``(M, H, W)``
+  (instance segmentation);
 - ``index``: int.
 
 The HDF5 file is opened lazily in each worker process (never shared across a fork).
@@ -314,7 +316,9 @@ class PreparedDataset(torch.utils.data.Dataset):
             # GEO-Bench-2's boxes from masks use the last pixel inside as max (zero width for a
             # one-pixel parcel); detectors need x2 > x1, so such boxes get one pixel of extent.
             boxes[:, 2:] = torch.maximum(boxes[:, 2:], boxes[:, :2] + 1)
-            labels = torch.from_numpy(tg_get("box_labels", slice(a, b)).astype(np.int64)) + 1
+            # The manifests list the background first (as GEO-Bench-2's class lists do), so a box
+            # label is the object's class index there: 1..K, 0 left to the background.
+            labels = torch.from_numpy(tg_get("box_labels", slice(a, b)).astype(np.int64))
             out: dict[str, Any] = {"boxes": boxes, "labels": labels}
             if task == "instance_segmentation":
                 masks = torch.from_numpy(tg_get("instance_masks", slice(a, b)).astype(np.uint8))

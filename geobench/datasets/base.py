@@ -14,7 +14,8 @@ Decoded arrays, fixed by the prepared format (README, "Prepared format"):
     multilabel_classification  ``labels``: uint8 ``(K,)`` multi-hot
     segmentation               ``mask``: integer ``(H, W)`` class indices (ignore_index per manifest)
     regression                 ``target``: float32 ``(H, W)``
-    detection                  ``boxes``: float32 ``(M, 4)`` xyxy pixels; ``box_labels``: int64 ``(M,)`` 0-based
+    detection                  ``boxes``: float32 ``(M, 4)`` xyxy pixels; ``box_labels``: int64 ``(M,)`` class index
+                               in the manifest's classes (background first, so objects are 1..K)
     instance_segmentation      the two above plus ``instance_masks``: uint8 ``(M, H, W)``
   A dataset may add extra targets (e.g. pastis ``instance_ids``); they are stored too.
 """

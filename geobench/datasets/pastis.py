@@ -12,8 +12,9 @@ asset is an HDF5 file holding one dataset ``data``:
 
 Decoded: each series as stored, ``(T, C, H, W)`` in the source dtype, with ``time_mask`` True for
 its T real steps of the manifest's ``time_steps`` (the prepared file pads after them; GEO-Bench-2
-instead left-pads or keeps the last steps at load time); ``targets["mask"]`` uint8 = channel 0 of
-``semantic`` (as GEO-Bench-2 and the PASTIS loader read it; 19 = void, the ignore index);
+picks steps ``int(i * T / n)`` at load time and pads short series at the front, which the loader's
+time selection reproduces); ``targets["mask"]`` uint8 = channel 0 of ``semantic`` (as GEO-Bench-2
+and the PASTIS loader read it; 19 = void_label, a regular class in GEO-Bench-2: no ignore index);
 ``targets["instance_ids"]`` int64 ``(H, W)``, the ``instance`` asset as stored (an extra target:
 the parcels that ``pastis_r`` reads as instances).
 """

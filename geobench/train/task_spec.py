@@ -61,7 +61,10 @@ class TaskSpec:
         ignore = manifest.ignore_index
         if manifest.task == "segmentation" and ignore is None:
             ignore = -1  # the loader's padding value
-        return cls(task=manifest.task, num_classes=max(manifest.num_classes, 1),
+        n = manifest.num_classes
+        if manifest.task in DETECTION_TASKS:
+            n -= 1  # the manifests list the background first, as the official class lists do
+        return cls(task=manifest.task, num_classes=max(n, 1),
                    ignore_index=ignore, image_size=tuple(manifest.image_size),  # type: ignore[arg-type]
                    metric_transform=manifest.metric_transform)
 

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from geobench import paths
 from geobench.errors import ChecksumError, DownloadError
+from geobench.fileio import atomic_output, atomic_write_text
 from geobench.manifest import DatasetManifest, HubFile, load_manifest
 
 LOCK_FILE = "geobench.lock.json"
@@ -140,9 +141,7 @@ def _read_lock(raw: Path) -> dict[str, str]:
 
 
 def _write_lock(raw: Path, repo: str, sums: dict[str, str]) -> None:
-    tmp = raw / (LOCK_FILE + ".tmp")
-    tmp.write_text(json.dumps({"repo": repo, "sha256": sums}, indent=1, sort_keys=True))
-    os.replace(tmp, raw / LOCK_FILE)
+    atomic_write_text(raw / LOCK_FILE, json.dumps({"repo": repo, "sha256": sums}, indent=1, sort_keys=True))
 
 
 def download_dataset(dataset: str | DatasetManifest, data_root: str | Path, *, hub: Hub | None = None,
@@ -189,7 +188,8 @@ def _download_file(m: DatasetManifest, f: HubFile, raw: Path, hub: Hub, lock: di
             tmp.unlink(missing_ok=True)
             raise ChecksumError(f"{dest}: sha256 {got} does not match the expected {expected}; "
                                 "the download was corrupted — run the command again")
-    os.replace(tmp, dest)
+    with atomic_output(dest) as placed:  # the verified download, fsynced, then renamed into place
+        os.replace(tmp, placed)
     if expected is not None and not f.sha256 and lock.get(f.name) != expected:
         lock[f.name] = expected
         _write_lock(raw, m.hub.repo, lock)

@@ -72,3 +72,7 @@ class ResultsError(GeoBenchError):
 
 class NormalizerError(GeoBenchError):
     """A normalizer file is malformed, or lacks bounds for a dataset being scored."""
+
+
+class UnwritableError(GeoBenchError, PermissionError):
+    """A file cannot be written because its folder is not writable (also a ``PermissionError``)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,6 +23,7 @@ from geobench import paths
 from geobench.bandstats import BandStats
 from geobench.datasets.base import RAGGED_TARGETS, DatasetAdapter, DecodedSample, get_adapter
 from geobench.errors import CorruptFileError, DatasetNotFoundError
+from geobench.fileio import atomic_outputs
 from geobench.prepared import FORMAT_VERSION, STATS_FILE
 
 T = TypeVar("T")
@@ -264,13 +264,10 @@ def prepare_dataset(dataset: str, data_root: str | Path, *, force: bool = False,
     out_dir.mkdir(parents=True, exist_ok=True)
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     stats: dict[str, BandStats] = {m.name: BandStats(list(m.band_names)) for m in adapter.manifest.modalities}
-    temps: list[tuple[Path, Path]] = []
-    try:
-        for split, samples in splits.items():
-            fd, tmp_name = tempfile.mkstemp(dir=out_dir, prefix=f".{split}.", suffix=".h5.tmp")
-            os.close(fd)
-            tmp = Path(tmp_name)
-            temps.append((tmp, out_dir / f"{split}.h5"))
+    # every split and stats.json are complete before any of them replaces the old files
+    with atomic_outputs([*outputs, out_dir / STATS_FILE]) as temps:
+        *split_temps, stats_tmp = temps
+        for (split, samples), tmp in zip(splits.items(), split_temps, strict=True):
 
             def decode(s: Any) -> tuple[Any, DecodedSample]:
                 return s, adapter.decode(tortilla, s)
@@ -295,16 +292,7 @@ def prepare_dataset(dataset: str, data_root: str | Path, *, force: bool = False,
                 writer.finish()
         stats_payload = {"dataset": dataset, "split": "train", "source": signature,
                          "modalities": {k: v.result() for k, v in stats.items() if v.count.any()}}
-        fd, stats_tmp = tempfile.mkstemp(dir=out_dir, prefix=".stats.", suffix=".json.tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(stats_payload, fh, indent=1)
-        temps.append((Path(stats_tmp), out_dir / STATS_FILE))
-    except BaseException:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, final in temps:
-        os.replace(tmp, final)
+        stats_tmp.write_text(json.dumps(stats_payload, indent=1), encoding="utf-8")
     return outputs
 
 

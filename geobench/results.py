@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from geobench.cli import main_guard
 from geobench.errors import ResultsError
+from geobench.fileio import atomic_write_text
 from geobench.results_store import OFFICIAL_COLUMNS, RESULT_COLUMNS, read_rows
 
 
@@ -48,11 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out is None:
         sys.stdout.write(text)
         return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, prefix=f".{args.out.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, args.out)
+    atomic_write_text(args.out, text)
     print(f"{args.out}: {text.count(chr(10)) - 1} rows")
     return 0
 

@@ -10,7 +10,6 @@ date), and real files are never overwritten.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from geobench import paths
 from geobench.datasets.base import get_adapter
 from geobench.datasets.synth import stable_seed
 from geobench.errors import GeoBenchError
+from geobench.fileio import atomic_write_text
 
 MARKER = "SYNTHETIC.json"
 DEFAULT_SAMPLES = {"train": 16, "validation": 8, "test": 8}
@@ -62,7 +62,5 @@ def write_synthetic(dataset: str, data_root: str | Path, *, capability: Any = No
     chunks = np.array_split(np.arange(len(specs)), len(targets))
     for target, idx in zip(targets, chunks, strict=True):
         write_tortilla(target, [specs[j] for j in idx])
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps(params, indent=1))
-    os.replace(tmp, marker)
+    atomic_write_text(marker, json.dumps(params, indent=1))
     return targets

@@ -158,12 +158,12 @@ def test_invalid_result_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_failure_while_moving_into_place_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import geobench.submission.package as package
+    import geobench.fileio as fileio  # the submission folder is moved into place by atomic_directory
 
     def broken_rename(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(package.os, "rename", broken_rename)
+    monkeypatch.setattr(fileio.os, "rename", broken_rename)
     with pytest.raises(OSError, match="No space left"):
         build_submission([make_run(tmp_path / "run")], tmp_path / "out", SubmissionOptions(submission_id="s"))
     assert _leftovers(tmp_path / "out") == []

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from geobench.errors import ModelError
+from geobench.fileio import atomic_write_text
 from geobench.models.spec import ModelSpec, WeightsSource
 
 if TYPE_CHECKING:
@@ -65,10 +66,7 @@ def recorded_sha256(path: Path) -> str:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     digest = sha256_of(path)
-    tmp = side.with_name(side.name + ".tmp")
-    tmp.write_text(json.dumps({"sha256": digest, "size": st.st_size,
-                               "mtime_ns": st.st_mtime_ns}))
-    os.replace(tmp, side)
+    atomic_write_text(side, json.dumps({"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}))
     return digest
 
 
@@ -141,7 +139,7 @@ def fetch_weights(spec: ModelSpec) -> Path:
         side = _sidecar(path)
         rec = json.loads(side.read_text())
         rec["hub_sha256"] = hub_sha
-        side.write_text(json.dumps(rec))
+        atomic_write_text(side, json.dumps(rec))
     return path
 
 

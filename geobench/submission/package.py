@@ -10,10 +10,7 @@ import csv
 import datetime as _dt
 import io
 import json
-import os
 import re
-import shutil
-import tempfile
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from geobench.errors import ResultsError
+from geobench.fileio import atomic_directory
 from geobench.results_store import EXTRA_COLUMNS, OFFICIAL_COLUMNS, iter_rows
 from geobench.submission import schema as S
 from geobench.submission.report import Problem, Report
@@ -291,16 +289,12 @@ def build_submission(run_dirs: list[Path], out_dir: Path, opts: SubmissionOption
     target = out_dir / sid
     if target.exists() or target.is_symlink():
         raise ResultsError(f"{target} already exists; choose another --id or remove it")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{sid}.", suffix=".tmp", dir=out_dir))
-    try:
-        folder = staging / sid
-        folder.mkdir()
+    # staged as out_dir/.<id>.<random>.tmp/<id>/ (the validator sees the real folder name), renamed
+    # into place only once valid; every file is fsynced first
+    with atomic_directory(target) as folder:
         for name, text in files.items():
             with open(folder / name, "w", encoding="utf-8", newline="") as fh:
                 fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
         report = validate_path(folder)
         report.path = target
         report.problems = [Problem(p.file.replace(str(folder), str(target), 1), p.line, p.severity, p.message)
@@ -309,7 +303,4 @@ def build_submission(run_dirs: list[Path], out_dir: Path, opts: SubmissionOption
             raise InvalidSubmissionError(report)
         if target.exists():
             raise ResultsError(f"{target} appeared while packaging; choose another --id")
-        os.rename(folder, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target, report

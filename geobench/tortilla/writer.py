@@ -11,8 +11,6 @@ the metadata columns. The result reads with :class:`geobench.tortilla.Tortilla` 
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from geobench.fileio import atomic_output
 from geobench.tortilla.layout import (
     COL_FORMAT,
     COL_ID,
@@ -205,11 +204,8 @@ def write_tortilla(path: Path | str, samples: Iterable[SampleSpec]) -> Path:
             or a reserved (``tortilla:``/``internal:``) metadata key.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as out:
             out.write(b"\0" * HEADER_SIZE)
             out.flush()
             ids: list[str] = []
@@ -243,10 +239,4 @@ def write_tortilla(path: Path | str, samples: Iterable[SampleSpec]) -> Path:
             out.seek(0)
             out.write(pack_header(pos, len(footer)))
             out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path

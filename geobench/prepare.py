@@ -238,13 +238,40 @@ def _stats_pixels(d: DecodedSample, name: str, arr: np.ndarray, nodata: float | 
     return flat
 
 
+def _write_split(path: Path, adapter: Any, tortilla: Any, split: str, samples: list[Any], signature: str,
+                 stats: dict[str, BandStats] | None, *, compression: str | None, workers: int,
+                 progress: bool) -> None:
+    """One split's HDF5 file (decoded in parallel, written in order); train statistics into ``stats``."""
+    import h5py
+    from tqdm.auto import tqdm
+
+    dataset = adapter.name
+
+    def decode(s: Any) -> tuple[Any, DecodedSample]:
+        return s, adapter.decode(tortilla, s)
+
+    with h5py.File(path, "w") as h5:
+        h5.attrs.update({"geobench_format": FORMAT_VERSION, "dataset": dataset, "split": split,
+                         "task": adapter.manifest.task, "num_samples": len(samples), "source": signature})
+        h5.create_dataset("sample_ids", data=np.array([s.id for s in samples], dtype=object),
+                          dtype=h5py.string_dtype("utf-8"))
+        writer = _SplitWriter(h5, adapter, len(samples), compression)
+        bar = tqdm(total=len(samples), desc=f"{dataset}/{split}", unit="sample", disable=not progress,
+                   file=sys.stderr)
+        for i, (s, d) in enumerate(ordered_parallel_map(decode, samples, workers)):
+            writer.write(i, s.id, d)
+            for name, arr in d.inputs.items():
+                if stats is not None and name in stats:
+                    stats[name].update(_stats_pixels(d, name, np.asarray(arr), adapter.nodata.get(name)))
+            bar.update()
+        bar.close()
+        writer.finish()
+
+
 def prepare_dataset(dataset: str, data_root: str | Path, *, force: bool = False,
                     compression: str | None = None, workers: int | None = None,
                     progress: bool = True) -> list[Path]:
     """Prepare one dataset; returns the written (or up-to-date) split files."""
-    import h5py
-    from tqdm.auto import tqdm
-
     from geobench.tortilla.reader import Tortilla
 
     adapter = get_adapter(dataset)
@@ -268,28 +295,9 @@ def prepare_dataset(dataset: str, data_root: str | Path, *, force: bool = False,
     with atomic_outputs([*outputs, out_dir / STATS_FILE]) as temps:
         *split_temps, stats_tmp = temps
         for (split, samples), tmp in zip(splits.items(), split_temps, strict=True):
-
-            def decode(s: Any) -> tuple[Any, DecodedSample]:
-                return s, adapter.decode(tortilla, s)
-
-            with h5py.File(tmp, "w") as h5:
-                h5.attrs.update({"geobench_format": FORMAT_VERSION, "dataset": dataset, "split": split,
-                                 "task": adapter.manifest.task, "num_samples": len(samples),
-                                 "source": signature})
-                h5.create_dataset("sample_ids", data=np.array([s.id for s in samples], dtype=object),
-                                  dtype=h5py.string_dtype("utf-8"))
-                writer = _SplitWriter(h5, adapter, len(samples), compression)
-                bar = tqdm(total=len(samples), desc=f"{dataset}/{split}", unit="sample",
-                           disable=not progress, file=sys.stderr)
-                for i, (s, d) in enumerate(ordered_parallel_map(decode, samples, workers)):
-                    writer.write(i, s.id, d)
-                    if split == "train":
-                        for name, arr in d.inputs.items():
-                            if name in stats:
-                                stats[name].update(_stats_pixels(d, name, np.asarray(arr), adapter.nodata.get(name)))
-                    bar.update()
-                bar.close()
-                writer.finish()
+            _write_split(tmp, adapter, tortilla, split, samples, signature,
+                         stats if split == "train" else None,
+                         compression=compression, workers=workers, progress=progress)
         stats_payload = {"dataset": dataset, "split": "train", "source": signature,
                          "modalities": {k: v.result() for k, v in stats.items() if v.count.any()}}
         stats_tmp.write_text(json.dumps(stats_payload, indent=1), encoding="utf-8")

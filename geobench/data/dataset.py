@@ -98,42 +98,7 @@ class PreparedDataset(torch.utils.data.Dataset):
         self.dataset, self.split = dataset, split
         self.image_size, self.transform = image_size, transform
         with h5py.File(self.path, "r") as h5:
-            fmt = int(h5.attrs.get("geobench_format", -1))
-            if fmt != FORMAT_VERSION:
-                raise DatasetNotFoundError(f"{self.path}: prepared format {fmt}, this geobench reads {FORMAT_VERSION}; "
-                                           "prepare again with force=true")
-            self.task = str(h5.attrs["task"])
-            self.num_samples = int(h5.attrs["num_samples"])
-            self.sample_ids = [s.decode() if isinstance(s, bytes) else s for s in h5["sample_ids"][:]]
-            tg = h5["targets"]
-            self.classes = read_json_attr(tg, "classes", [])
-            self.ignore_index = read_json_attr(tg, "ignore_index", None)
-            self.target_scale = read_json_attr(tg, "target_scale", None)
-            self.target_names = [k for k in tg if k != "offsets"]
-            self.offsets = tg["offsets"][:] if "offsets" in tg else None
-            all_mods = list(h5["inputs"])
-            self.modalities = list(modalities) if modalities is not None else all_mods
-            for m in self.modalities:
-                if m not in all_mods:
-                    raise ConfigError(f"{self.path}: no modality {m!r}; available: {', '.join(all_mods)}")
-            self.band_names: dict[str, list[str]] = {}
-            self.nodata: dict[str, float] = {}
-            self.band_index: dict[str, list[int] | None] = {}
-            self.has_time_mask = {m: ("time_mask" in h5 and m in h5["time_mask"]) for m in all_mods}
-            self.has_valid_hw = "valid_hw" in h5
-            for m in all_mods:
-                nodata = read_json_attr(h5["inputs"][m], "nodata", None)
-                if nodata is not None:
-                    self.nodata[m] = float(nodata)
-            for m in self.modalities:
-                ds = h5["inputs"][m]
-                names = read_json_attr(ds, "bands")
-                wls = read_json_attr(ds, "wavelengths_nm", [None] * len(names))
-                idx = None
-                if bands and m in bands:
-                    idx = select_bands(names, wls, bands[m], f"{self.path}:inputs/{m}")
-                self.band_index[m] = idx
-                self.band_names[m] = [names[i] for i in idx] if idx is not None else list(names)
+            self._read_header(h5, modalities, bands)
         self.official = None
         self.nodata_from: str | None = None
         if normalization == "official":
@@ -150,6 +115,45 @@ class PreparedDataset(torch.utils.data.Dataset):
         self._h5: Any = None
         self._pid: int | None = None
         self._nodes: dict[str, Any] = {}
+
+    def _read_header(self, h5: Any, modalities: Sequence[str] | None, bands: BandSelection | None) -> None:
+        """Task, sizes, targets' attributes, modalities, band names, no-data fills of the file."""
+        fmt = int(h5.attrs.get("geobench_format", -1))
+        if fmt != FORMAT_VERSION:
+            raise DatasetNotFoundError(f"{self.path}: prepared format {fmt}, this geobench reads {FORMAT_VERSION}; "
+                                       "prepare again with force=true")
+        self.task = str(h5.attrs["task"])
+        self.num_samples = int(h5.attrs["num_samples"])
+        self.sample_ids = [s.decode() if isinstance(s, bytes) else s for s in h5["sample_ids"][:]]
+        tg = h5["targets"]
+        self.classes = read_json_attr(tg, "classes", [])
+        self.ignore_index = read_json_attr(tg, "ignore_index", None)
+        self.target_scale = read_json_attr(tg, "target_scale", None)
+        self.target_names = [k for k in tg if k != "offsets"]
+        self.offsets = tg["offsets"][:] if "offsets" in tg else None
+        all_mods = list(h5["inputs"])
+        self.modalities = list(modalities) if modalities is not None else all_mods
+        for m in self.modalities:
+            if m not in all_mods:
+                raise ConfigError(f"{self.path}: no modality {m!r}; available: {', '.join(all_mods)}")
+        self.band_names: dict[str, list[str]] = {}
+        self.nodata: dict[str, float] = {}
+        self.band_index: dict[str, list[int] | None] = {}
+        self.has_time_mask = {m: ("time_mask" in h5 and m in h5["time_mask"]) for m in all_mods}
+        self.has_valid_hw = "valid_hw" in h5
+        for m in all_mods:
+            nodata = read_json_attr(h5["inputs"][m], "nodata", None)
+            if nodata is not None:
+                self.nodata[m] = float(nodata)
+        for m in self.modalities:
+            ds = h5["inputs"][m]
+            names = read_json_attr(ds, "bands")
+            wls = read_json_attr(ds, "wavelengths_nm", [None] * len(names))
+            idx = None
+            if bands and m in bands:
+                idx = select_bands(names, wls, bands[m], f"{self.path}:inputs/{m}")
+            self.band_index[m] = idx
+            self.band_names[m] = [names[i] for i in idx] if idx is not None else list(names)
 
     def _init_norm(self) -> None:
         official = self.official.normalization if self.official is not None else {}

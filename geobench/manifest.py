@@ -178,7 +178,6 @@ class DatasetManifest:
     modalities: tuple[Modality, ...]
     image_size: tuple[int, int]
     splits: dict[str, int]
-    capabilities: tuple[str, ...]
     classes: tuple[str, ...] = ()
     ignore_index: int | None = None
     metric_transform: MetricTransform | None = None

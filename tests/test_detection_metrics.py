@@ -91,8 +91,6 @@ def terratorch_task() -> Iterator[Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from terratorch.tasks import ObjectDetectionTask
-    except ImportError:  # pragma: no cover - terratorch is installed with the project
-        pytest.skip("terratorch is not installed")
     finally:
         torch.set_float32_matmul_precision(precision)
     yield ObjectDetectionTask

@@ -41,8 +41,6 @@ def factory() -> Iterator[Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from terratorch.models.object_detection_model_factory import ObjectDetectionModelFactory
-    except ImportError:  # pragma: no cover - terratorch is installed with the project
-        pytest.skip("terratorch is not installed")
     finally:
         torch.set_float32_matmul_precision(precision)
     yield ObjectDetectionModelFactory()

@@ -16,7 +16,7 @@ import torch
 
 from geobench.manifest import Band
 from geobench.train import TaskSpec, TrainConfig, build_task_model, fit, seed_everything
-from geobench.train.synthetic import SyntheticTaskDataset, TinyConvEncoder
+from geobench.train.synthetic import SyntheticTaskDataset
 
 SIZE, BANDS, K = 32, 4, 4
 
@@ -30,11 +30,9 @@ def _one_thread() -> Iterator[None]:
 
 
 def _encoder() -> torch.nn.Module:
-    """The registry's smoke model (a tiny timm ResNet); a tiny CNN until the registry exists."""
-    try:
-        from geobench.models.registry import build_encoder
-    except ImportError:
-        return TinyConvEncoder({"s2": BANDS})
+    """The registry's smoke model (a tiny timm ResNet)."""
+    from geobench.models.registry import build_encoder
+
     return build_encoder("smoke", dataset_modalities={
         "s2": [Band(f"B{i}", 450.0 + 100 * i) for i in range(BANDS)]})
 

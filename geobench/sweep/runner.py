@@ -76,7 +76,9 @@ class Sweep:
     def __init__(self, run_dir: Path, run: RunConfig, *, exclusive: bool) -> None:
         import optuna
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        # Optuna's own warnings (a failed trial, with its traceback) would repeat on the console
+        # what run.log already records in geobench's words.
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
         self.run_dir, self.run, self.exclusive = run_dir, run, exclusive
         if exclusive:  # temp files of rows whose writer was killed (the rows are redone)
             for tmp in results_store.results_dir(run_dir).glob(".*.tmp"):

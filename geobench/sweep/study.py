@@ -36,11 +36,15 @@ def open_storage(url: str | None, run_dir: Path, heartbeat_interval: int, grace_
     import sqlalchemy.exc
 
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    import warnings
+
     for attempt in range(8):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
-                                              grace_period=grace_period,
-                                              heartbeat_stale_trial_callback=_retry_callback)
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; geobench relies on them
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                                  heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                                                  heartbeat_stale_trial_callback=_retry_callback)
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as exc:
             # Workers starting together on a new database race to create its schema: the losers
             # find it made by the winner on the next try.

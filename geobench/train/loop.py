@@ -191,8 +191,9 @@ def train_epoch(stepper: Stepper, loader: Iterable[Any], cfg: TrainConfig, flipp
     stepper.flush()
     stepper.synchronize()
     if n_batches == 0:
-        raise ConfigError("the training split yielded no batch (empty dataset, or fewer samples than one "
-                          "batch with drop_last)")
+        raise ConfigError("the training split yielded no batch: it is empty, or holds fewer samples than "
+                          "one batch while the last partial batch is dropped (protocol.drop_last=false "
+                          "keeps it)")
     return float(loss_sum) / n_batches, images, steps
 
 

@@ -306,9 +306,9 @@ def test_csv_and_json_equal_the_tables(board: Path) -> None:
 
 
 def test_capability_scores_come_from_the_aggregation(board: Path) -> None:
+    from geobench.aggregate.boards import split_by_mode
     from geobench.aggregate.core import aggregate
     from geobench.aggregate.inputs import load_inputs
-    from geobench.leaderboard.boards import split_by_mode
 
     subs = load_inputs(sorted((board.parent / "inputs").iterdir()))
     frozen = split_by_mode(subs)["frozen"]
@@ -404,7 +404,7 @@ def test_import_official_layouts(official_dir: Path, tmp_path: Path) -> None:
 def test_committed_geobench2_matches_the_published_inputs(official_dir: Path) -> None:
     """leaderboards/geobench2 is small, complete and built from the current official inputs."""
     from geobench.aggregate.inputs import load_inputs
-    from geobench.leaderboard.boards import input_hash
+    from geobench.aggregate.outputs import input_hash
     from geobench.leaderboard.official import find_layout
 
     root = Path(__file__).resolve().parents[1] / "leaderboards" / "geobench2"

@@ -57,8 +57,11 @@ def _drain(drv: Any) -> None:
 
 def _open(drv: Any, path: Path) -> tuple[list[dict], list[str], list[str]]:
     """Load a page; return (console entries, requested URLs, JavaScript dialogs opened)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
     drv.get(path.as_uri())
-    assert drv.execute_script("return document.readyState") == "complete"
+    # get() can return at "interactive" on a loaded machine: wait for "complete" (10 s at most)
+    WebDriverWait(drv, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
     # wait until every image has loaded (or failed), so its request is in the log
     drv.execute_async_script(
         "const done = arguments[arguments.length - 1];"

@@ -5,6 +5,9 @@ Modules: :mod:`~geobench.aggregate.inputs` (run directories, submission and offi
 :mod:`~geobench.aggregate.normalize` (frozen normalizer files), :mod:`~geobench.aggregate.stats`
 (IQM, bootstrap, probability of improvement, profiles, ranks), :mod:`~geobench.aggregate.resample`
 (the vectorised bootstrap engine), :mod:`~geobench.aggregate.official` (the published
-leaderboard's computation) and :mod:`~geobench.aggregate.core` (tables). Nothing heavy is
-imported here.
+leaderboard's computation), :mod:`~geobench.aggregate.core` (the tables of one set of
+submissions), :mod:`~geobench.aggregate.boards` (one scoring per fine-tuning mode, plot numbers),
+:mod:`~geobench.aggregate.outputs` (the output folder, format ``geobench-aggregate/1``) and
+:mod:`~geobench.aggregate.stage` (the stage in one call). The output folder is this stage's only
+interface to the next one (:mod:`geobench.leaderboard`). Nothing heavy is imported here.
 """

@@ -6,14 +6,15 @@
                                  [--backbones a,b,...]
 
 An INPUT is a run directory, a submission folder or an official result folder; each input is a
-separate submission. A user mistake prints one line and exits 2; nothing is written then.
+separate submission. DIR receives the files of :mod:`geobench.aggregate.outputs` (format
+``geobench-aggregate/1``, listed in DIR/manifest.json); ``python -m geobench.leaderboard DIR``
+renders them. A user mistake prints one line and exits 2; nothing is written then.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -28,8 +29,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _aggregate_parser() -> _Parser:
     p = _Parser(prog="python -m geobench.aggregate",
-                description="Normalized capability scores (IQM) of results. Writes "
-                            "DIR/capabilities.csv and DIR/per_dataset.csv. "
+                description="Normalized capability scores (IQM) of results, each fine-tuning "
+                            "mode scored on its own. Writes DIR/capabilities.csv, "
+                            "DIR/per_dataset.csv and every other table the leaderboard pages "
+                            "show, listed with their columns in DIR/manifest.json. "
                             "`python -m geobench.aggregate build-normalizer --help` builds a "
                             "normalizer from baseline results.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -71,22 +74,17 @@ def _build_parser() -> _Parser:
 
 def _run_aggregate(argv: Sequence[str]) -> int:
     args = _aggregate_parser().parse_args(argv)
-    from geobench.aggregate.core import aggregate, write_outputs
-    from geobench.aggregate.inputs import load_inputs
-    from geobench.aggregate.normalize import load_normalizer
+    from geobench.aggregate.stage import run
 
-    norm = load_normalizer(args.normalizer)
-    subs = load_inputs(args.inputs, raw_metrics=args.raw_metrics)
-    t0 = time.perf_counter()
-    result = aggregate(subs, mode=args.mode, normalizer=norm, reps=args.reps, seed=args.seed,
-                       ci=args.ci, unit=args.unit)
-    seconds = time.perf_counter() - t0
-    write_outputs(result, args.out)
+    result = run(args.inputs, args.out, mode=args.mode, normalizer=args.normalizer,
+                 reps=args.reps, seed=args.seed, ci=args.ci, unit=args.unit,
+                 raw_metrics=args.raw_metrics)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"wrote {args.out}/capabilities.csv ({len(result.capabilities)} rows) and "
-          f"{args.out}/per_dataset.csv: mode {result.mode}, {result.reps} resamples, normalizer "
-          f"{norm.name} ({norm.version}), {seconds:.2f} s")
+    norm = result.normalizer
+    print(f"wrote {args.out}/capabilities.csv ({result.rows} rows), per_dataset.csv and the "
+          f"other tables listed in {args.out}/manifest.json: mode {args.mode}, {result.reps} "
+          f"resamples, normalizer {norm.name} ({norm.version}), {result.seconds:.2f} s")
     return 0
 
 

@@ -20,12 +20,10 @@ backbone is NaN and listed in ``notes``. Rows are ordered by input, then backbon
 from __future__ import annotations
 
 import os
-import tempfile
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -70,7 +68,8 @@ def _capabilities() -> list[tuple[str, tuple[str, ...]]]:
     return [(c.display_name, c.datasets) for c in official_capabilities()]
 
 
-def _dataset_columns(present: set[str]) -> list[str]:
+def dataset_columns(present: set[str]) -> list[str]:
+    """Per-dataset column order: the official leaderboard's, then other datasets by name."""
     return list(LEADERBOARD_DATASETS) + sorted(present - set(LEADERBOARD_DATASETS))
 
 
@@ -94,24 +93,12 @@ def _wide(long: pd.Series, keys: pd.DataFrame, columns: list[str]) -> pd.DataFra
     return keys.merge(table.reset_index(), on=KEYS, how="left")[KEYS + columns]
 
 
-def grouped_iqm(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """IQM (scipy ``trim_mean(…, 0.25)``) of ``values`` per group code, vectorised."""
-    order = np.lexsort((values, codes))
-    c, v = codes[order], values[order]
-    sizes = np.bincount(codes, minlength=n_groups)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    rank = np.arange(len(v)) - starts[c]
-    cut = (0.25 * sizes).astype(np.int64)
-    keep = (rank >= cut[c]) & (rank < (sizes - cut)[c])
-    sums = np.bincount(c[keep], weights=v[keep], minlength=n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return sums / np.bincount(c[keep], minlength=n_groups)
-
-
 def _per_dataset(scores: pd.DataFrame, keys: pd.DataFrame, column: str) -> pd.DataFrame:
     import pandas as pd
 
-    columns = _dataset_columns(set(scores["dataset"]))
+    from geobench.aggregate.stats import grouped_iqm
+
+    columns = dataset_columns(set(scores["dataset"]))
     grouper = scores.groupby(KEYS + ["dataset"], sort=False)
     codes = grouper.ngroup().to_numpy()
     values = grouper.size().index  # group keys in code order
@@ -150,28 +137,24 @@ def _missing_note(sub: str, cap: str, backbones: list[str], lacking: set[str]) -
             f"{', '.join(sorted(lacking))})")
 
 
-def _default_mode(scores: pd.DataFrame, keys: pd.DataFrame, reps: int, seed: int, ci: float,
-                  unit: str, notes: list[str]) -> pd.DataFrame:
-    from geobench.aggregate.resample import bootstrap_groups, quantiles
+# (key row, [dataset names], [(capability column, strata indices)]) per backbone
+_Plan = list[tuple[int, list[str], list[tuple[int, list[int]]]]]
+
+
+def _default_plan(per_key: dict[tuple[str, str], dict[str, np.ndarray]], keys: pd.DataFrame,
+                  unit: str, point: np.ndarray,
+                  lacking: dict[tuple[str, str], dict[str, set[str]]]) -> _Plan:
+    """The bootstrap jobs of every backbone; fills the point estimates (``point``) and the
+    capabilities each backbone lacks a dataset of (``lacking``)."""
     from geobench.aggregate.stats import iqm
 
-    caps = _capabilities()
-    n_keys = len(keys)
-    point = np.full((n_keys, len(caps)), np.nan)
-    low, high = point.copy(), point.copy()
-    values = scores["score"].to_numpy(dtype=np.float64)
-    per_key: dict[tuple[str, str], dict[str, np.ndarray]] = {}
-    for (sub, bb, ds), pos in scores.groupby(KEYS + ["dataset"], sort=False).indices.items():
-        per_key.setdefault((sub, bb), {})[ds] = values[pos]
-    lacking: dict[tuple[str, str], dict[str, set[str]]] = {}
-    # (key row, [dataset names], [(capability column, strata indices)]) per backbone
-    plan: list[tuple[int, list[str], list[tuple[int, list[int]]]]] = []
+    plan: _Plan = []
     for row, (sub, bb) in enumerate(keys.itertuples(index=False, name=None)):
         by_ds = per_key[(sub, bb)]
         names = sorted(by_ds)
         index = {d: i for i, d in enumerate(names)}
         jobs = []
-        for c, (cap, datasets) in enumerate(caps):
+        for c, (cap, datasets) in enumerate(_capabilities()):
             miss = set(datasets) - set(by_ds)
             if miss:
                 lacking.setdefault((sub, cap), {})[bb] = miss
@@ -184,6 +167,15 @@ def _default_mode(scores: pd.DataFrame, keys: pd.DataFrame, reps: int, seed: int
             point[row, c] = float(iqm(np.concatenate([by_ds[d] for d in datasets]), axis=None))
         if jobs:
             plan.append((row, names, jobs))
+    return plan
+
+
+def _run_bootstrap(plan: _Plan, per_key: dict[tuple[str, str], dict[str, np.ndarray]],
+                   keys: pd.DataFrame, reps: int, seed: int, ci: float, unit: str,
+                   low: np.ndarray, high: np.ndarray) -> None:
+    """Every planned backbone's interval bounds into ``low``/``high`` (threads, one per backbone)."""
+    from geobench.aggregate.resample import bootstrap_groups, quantiles
+
     shared, rows_of = _shared_counts(per_key, reps, seed) if unit == "seeds" else (None, {})
 
     def run(item: tuple[int, list[str], list[tuple[int, list[int]]]]) -> np.ndarray:
@@ -205,6 +197,20 @@ def _default_mode(scores: pd.DataFrame, keys: pd.DataFrame, reps: int, seed: int
         for (row, _, jobs), q in zip(plan, pool.map(run, plan), strict=True):
             for (c, _), (lo, hi) in zip(jobs, q, strict=True):
                 low[row, c], high[row, c] = lo, hi
+
+
+def _default_mode(scores: pd.DataFrame, keys: pd.DataFrame, reps: int, seed: int, ci: float,
+                  unit: str, notes: list[str]) -> pd.DataFrame:
+    caps = _capabilities()
+    point = np.full((len(keys), len(caps)), np.nan)
+    low, high = point.copy(), point.copy()
+    values = scores["score"].to_numpy(dtype=np.float64)
+    per_key: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    for (sub, bb, ds), pos in scores.groupby(KEYS + ["dataset"], sort=False).indices.items():
+        per_key.setdefault((sub, bb), {})[ds] = values[pos]
+    lacking: dict[tuple[str, str], dict[str, set[str]]] = {}
+    plan = _default_plan(per_key, keys, unit, point, lacking)
+    _run_bootstrap(plan, per_key, keys, reps, seed, ci, unit, low, high)
     for (sub, cap), per_bb in lacking.items():
         union = set().union(*per_bb.values())
         notes.append(_missing_note(sub, cap, sorted(per_bb), union))
@@ -245,6 +251,24 @@ def _official_mode(submissions: Sequence[Submission], scores: pd.DataFrame, keys
     return out
 
 
+def check_options(mode: str, reps: int | None, ci: float, unit: str) -> int:
+    """Validate the aggregation options; returns ``reps`` (``None``: the mode's default).
+
+    Raises:
+        ConfigError: unknown mode/unit, or reps/ci out of range.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    if unit not in ("seeds", "datasets"):
+        raise ConfigError(f"bootstrap unit {unit!r} is not one of seeds, datasets")
+    reps = DEFAULT_REPS[mode] if reps is None else reps
+    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
+        raise ConfigError(f"reps must be a positive integer, got {reps!r}")
+    if not 0.0 < ci < 1.0:
+        raise ConfigError(f"ci must be strictly between 0 and 1, got {ci!r}")
+    return reps
+
+
 def aggregate(submissions: list[Submission], mode: str = "default",
               normalizer: Normalizer | None = None, reps: int | None = None, seed: int = 0,
               ci: float = 0.95, unit: str = "seeds") -> AggregateResult:
@@ -267,15 +291,7 @@ def aggregate(submissions: list[Submission], mode: str = "default",
     """
     import pandas as pd
 
-    if mode not in MODES:
-        raise ConfigError(f"mode {mode!r} is not one of {', '.join(MODES)}")
-    if unit not in ("seeds", "datasets"):
-        raise ConfigError(f"bootstrap unit {unit!r} is not one of seeds, datasets")
-    reps = DEFAULT_REPS[mode] if reps is None else reps
-    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
-        raise ConfigError(f"reps must be a positive integer, got {reps!r}")
-    if not 0.0 < ci < 1.0:
-        raise ConfigError(f"ci must be strictly between 0 and 1, got {ci!r}")
+    reps = check_options(mode, reps, ci, unit)
     if not submissions:
         raise ResultsError("nothing to aggregate: no inputs given")
     names = [s.name for s in submissions]
@@ -299,37 +315,8 @@ def aggregate(submissions: list[Submission], mode: str = "default",
         parts = [per_dataset_iqm(scores[scores["submission"] == s.name]).to_frame("v")
                  .assign(submission=s.name).reset_index() for s in submissions]
         long = pd.concat(parts).set_index(KEYS + ["dataset"])["v"]
-        per_ds = _wide(long, keys, _dataset_columns(set(scores["dataset"])))
+        per_ds = _wide(long, keys, dataset_columns(set(scores["dataset"])))
     raw = _per_dataset(scores, keys, "test metric")
     return AggregateResult(mode=mode, reps=reps, normalizer=norm, capabilities=caps,
                            per_dataset=per_ds, raw_per_dataset=raw, scores=scores, notes=notes,
                            seed=seed, unit=unit, ci=ci)
-
-
-def _shortest(value: float) -> str:
-    """The shortest text that reads back as the same float (Python's repr)."""
-    return repr(float(value))
-
-
-def write_outputs(result: AggregateResult, out_dir: str | Path) -> None:
-    """Write ``capabilities.csv`` and ``per_dataset.csv`` into ``out_dir``, each atomically; both
-    are rendered before either is replaced, so a failure leaves the old files."""
-    out = Path(out_dir)
-    texts = {name: table.to_csv(index=False, float_format=_shortest)  # exact round trip
-             for name, table in (("capabilities.csv", result.capabilities),
-                                 ("per_dataset.csv", result.per_dataset))}
-    out.mkdir(parents=True, exist_ok=True)
-    tmps: dict[str, str] = {}
-    try:
-        for name, text in texts.items():
-            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-            tmps[name] = tmp
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-        for name, tmp in tmps.items():
-            os.replace(tmp, out / name)
-    finally:
-        for tmp in tmps.values():
-            Path(tmp).unlink(missing_ok=True)

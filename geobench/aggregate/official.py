@@ -44,7 +44,7 @@ def per_dataset_iqm(rows: pd.DataFrame, column: str = "score") -> pd.Series:
     """(backbone, dataset) -> IQM over seeds of ``column`` (as scipy ``trim_mean(…, 0.25)``)."""
     import pandas as pd
 
-    from geobench.aggregate.core import grouped_iqm
+    from geobench.aggregate.stats import grouped_iqm
 
     grouper = rows.groupby(["backbone", "dataset"], sort=True)
     keys = grouper.size().index

@@ -108,6 +108,21 @@ def trimmed_mean(x: np.ndarray, trim: float, axis: int | None = -1) -> np.ndarra
     return np.mean(np.take(part, np.arange(k, n - k), axis=axis), axis=axis)
 
 
+def grouped_iqm(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """IQM (scipy ``trim_mean(…, 0.25)``) of ``values`` per group code ``0 … n_groups − 1``,
+    vectorised; NaN for a group without values."""
+    order = np.lexsort((values, codes))
+    c, v = codes[order], values[order]
+    sizes = np.bincount(codes, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rank = np.arange(len(v)) - starts[c]
+    cut = (0.25 * sizes).astype(np.int64)
+    keep = (rank >= cut[c]) & (rank < (sizes - cut)[c])
+    sums = np.bincount(c[keep], weights=v[keep], minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / np.bincount(c[keep], minlength=n_groups)
+
+
 def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
     """P(X > Y) + ½ P(X = Y) per dataset (the Mann–Whitney U statistic over ``n_x n_y`` seed
     pairs), averaged over datasets: rliable's ``probability_of_improvement``."""

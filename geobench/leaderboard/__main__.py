@@ -1,9 +1,18 @@
 """Command line: ``python -m geobench.leaderboard``.
 
+    python -m geobench.leaderboard AGGREGATE_DIR [--name NAME] [--out DIR] [--title TEXT]
+                                   [--model-info FILE] [--attribution TEXT]
     python -m geobench.leaderboard INPUT... [--name NAME] [--out DIR] [--mode default|official]
                                    [--reps N] [--normalizer FILE] [--title TEXT]
+                                   [--aggregate-out DIR] [--model-info FILE] [--attribution TEXT]
     python -m geobench.leaderboard import-official PATH [--name geobench2] [--out DIR]
                                    [--mode ...] [--reps N] [--commit SHA] [--title TEXT]
+                                   [--aggregate-out DIR]
+
+The pages are rendered only from an aggregate output folder (``python -m geobench.aggregate``
+writes one). Given such a folder, it is rendered as it is; given inputs (run directories,
+submission or official result folders), the aggregate stage runs first, into ``--aggregate-out``
+or a temporary folder, and the pages are rendered from its files.
 """
 
 from __future__ import annotations
@@ -11,13 +20,17 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from geobench.cli import main_guard
 from geobench.errors import ConfigError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_AGGREGATE_OPTIONS = ("mode", "reps", "normalizer")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,28 +42,36 @@ def _common(p: argparse.ArgumentParser, default_name: str | None) -> None:
     p.add_argument("--name", default=default_name,
                    help="leaderboard name; the default output is leaderboards/NAME/")
     p.add_argument("--out", type=Path, help="output folder (default leaderboards/NAME)")
-    p.add_argument("--mode", default="default", choices=("default", "official"),
+    p.add_argument("--mode", choices=("default", "official"),
                    help="default: IQM with stratified-bootstrap CIs; official: the published "
                         "GEO-Bench-2 algorithm (mean and SEM over resamples)")
     p.add_argument("--reps", type=int, default=None,
                    help="bootstrap resamples (default 10000; 100 in official mode)")
     p.add_argument("--title", help="heading shown on every page")
+    p.add_argument("--aggregate-out", type=Path, metavar="DIR",
+                   help="keep the aggregate stage's output folder here (default: a temporary "
+                        "folder, removed once the pages are written)")
 
 
 def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     build = _Parser(prog="python -m geobench.leaderboard",
-                    description="Static HTML leaderboards (no server, no network) from results: "
-                                "an overview per fine-tuning mode, a page per capability and per "
-                                "dataset, SVG plots, CSV and JSON of every table. See also "
+                    description="Static HTML leaderboards (no server, no network): an overview "
+                                "per fine-tuning mode, a page per capability and per dataset, "
+                                "SVG plots, CSV and JSON of every table, all rendered from an "
+                                "aggregate output folder (python -m geobench.aggregate). See also "
                                 "'python -m geobench.leaderboard import-official --help'.")
     build.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
-                       help="a run directory, a submission folder or an official result folder "
-                            "(results_and_parameters.csv + additional_info.json); each input is "
-                            "a separate submission")
+                       help="an aggregate output folder (rendered as it is), or run directories, "
+                            "submission folders or official result folders "
+                            "(results_and_parameters.csv + additional_info.json), each a "
+                            "separate submission, aggregated first")
     _common(build, "local")
     build.add_argument("--normalizer", type=Path,
                        help="normalizer file (geobench or official normalizer.json layout); "
                             "default: the shipped official normalizer")
+    build.add_argument("--model-info", type=Path, metavar="FILE",
+                       help="official model_info.json with display names and sizes")
+    build.add_argument("--attribution", default="", help="source line shown on every page")
     imp = _Parser(prog="python -m geobench.leaderboard import-official",
                   description="Build a leaderboard from the official GEO-Bench-2-Leaderboard "
                               "repository layout (results/<uuid>/ or <uuid>/ folders, optional "
@@ -69,8 +90,63 @@ def _out(args: argparse.Namespace) -> Path:
     return args.out if args.out is not None else Path("leaderboards") / args.name
 
 
-def _reps(args: argparse.Namespace) -> int:
-    return args.reps if args.reps is not None else (100 if args.mode == "official" else 10_000)
+@contextmanager
+def _aggregate_dir(args: argparse.Namespace) -> Iterator[Path]:
+    if args.aggregate_out is not None:
+        yield args.aggregate_out
+        return
+    with tempfile.TemporaryDirectory(prefix="geobench-aggregate-") as tmp:
+        yield Path(tmp)
+
+
+def _aggregate_and_build(args: argparse.Namespace, inputs: Sequence[Path], out: Path,
+                         normalizer: Path | None, **render: Any) -> Any:
+    """Run the aggregate stage on ``inputs``, then render its folder into ``out``."""
+    from geobench.aggregate.stage import run as aggregate_stage
+    from geobench.leaderboard.build import build
+
+    with _aggregate_dir(args) as folder:
+        aggregate_stage(inputs, folder, mode=args.mode or "default", normalizer=normalizer,
+                        reps=args.reps)
+        return build(folder, out, **render)
+
+
+def _build(args: argparse.Namespace, out: Path) -> Any:
+    from geobench.leaderboard.build import build
+    from geobench.leaderboard.models import ModelCatalog, load_official_model_info
+    from geobench.leaderboard.reader import is_aggregate_folder, read_aggregate
+
+    catalog = ModelCatalog(load_official_model_info(args.model_info) if args.model_info else None)
+    render = {"title": args.title or f"{args.name} leaderboard", "catalog": catalog,
+              "attribution": args.attribution}
+    folders = [p for p in args.inputs if is_aggregate_folder(p)]
+    if not folders:
+        return _aggregate_and_build(args, args.inputs, out, args.normalizer, **render)
+    given = [f"--{o.replace('_', '-')}" for o in (*_AGGREGATE_OPTIONS, "aggregate_out")
+             if getattr(args, o) is not None]
+    if len(args.inputs) > 1 or given:
+        raise ConfigError(f"{folders[0]} is an aggregate output folder: render it alone, without "
+                          f"{', '.join(given) or 'other inputs'} (those belong to python -m "
+                          "geobench.aggregate)")
+    data = read_aggregate(folders[0])
+    for name in data.modified:
+        print(f"note: {folders[0] / name} differs from the sha256 in its manifest.json; rendered "
+              "as it is", file=sys.stderr)
+    return build(data, out, **render)
+
+
+def _import_official(args: argparse.Namespace, out: Path) -> Any:
+    from geobench.leaderboard import official
+    from geobench.leaderboard.models import ModelCatalog, load_official_model_info
+
+    layout = official.find_layout(args.path)
+    catalog = ModelCatalog(load_official_model_info(layout.model_info)
+                           if layout.model_info else None)
+    return _aggregate_and_build(
+        args, layout.submissions, out, layout.normalizer, catalog=catalog,
+        normalizer_name="imported normalizer.json" if layout.normalizer else None,
+        title=args.title or "GEO-Bench-2 published results",
+        attribution=official.attribution(layout, args.commit))
 
 
 @main_guard
@@ -80,25 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     importing = bool(argv) and argv[0] == "import-official"
     args = import_parser.parse_args(argv[1:]) if importing else build_parser.parse_args(argv)
     out = _out(args)
+    from geobench.leaderboard.build import check_replaceable
 
-    from geobench.aggregate.inputs import load_inputs
-    from geobench.leaderboard.build import build
-    from geobench.leaderboard.models import ModelCatalog, load_official_model_info
-
-    if importing:
-        from geobench.leaderboard import official
-
-        layout = official.find_layout(args.path)
-        catalog = ModelCatalog(load_official_model_info(layout.model_info)
-                               if layout.model_info else None)
-        result = build(load_inputs(layout.submissions), out, mode=args.mode, reps=_reps(args),
-                       normalizer=layout.normalizer, catalog=catalog,
-                       normalizer_name="imported normalizer.json" if layout.normalizer else None,
-                       title=args.title or "GEO-Bench-2 published results",
-                       attribution=official.attribution(layout, args.commit))
-    else:
-        result = build(load_inputs(args.inputs), out, mode=args.mode, reps=_reps(args),
-                       normalizer=args.normalizer, title=args.title or f"{args.name} leaderboard")
+    check_replaceable(out)  # before any work: a folder that is not a leaderboard stays as it is
+    result = _import_official(args, out) if importing else _build(args, out)
     boards = ", ".join(f"{mode}: {rows} rows" for mode, rows in result.boards)
     print(f"wrote {result.out}/index.html ({result.files} files, {result.bytes / 1024:.0f} KiB; "
           f"{boards})")

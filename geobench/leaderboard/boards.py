@@ -1,35 +1,35 @@
-"""One leaderboard per fine-tuning mode: split the inputs, aggregate each part, gather plot data.
+"""One leaderboard per fine-tuning mode, built from an aggregate output folder as
+:mod:`geobench.leaderboard.reader` reads it: the rows (entries) with their display names, their
+scores, and each capability's plot numbers in the pages' order.
 
-Full fine-tuning, frozen and LoRA results are never ranked together: every input submission is
-split on its rows' ``frozen_or_full_ft`` value and each part is aggregated on its own by
-:func:`geobench.aggregate.core.aggregate`. All statistics come from :mod:`geobench.aggregate`;
-this module only reshapes their inputs and outputs.
+No statistics here and no import of :mod:`geobench.aggregate`: every number comes from the
+folder; this module only names, orders and reshapes them.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from geobench.capabilities import Capability
 from geobench.errors import ResultsError
 from geobench.leaderboard.models import ModelCatalog, ModelMeta
+from geobench.leaderboard.reader import (
+    AggregateData,
+    BoardData,
+    PlotNumbers,
+    Records,
+    SubmissionInfo,
+)
+from geobench.leaderboard.table import is_missing, json_value
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from geobench.aggregate.core import AggregateResult
-    from geobench.aggregate.inputs import Submission
-
-MODE_COLUMN = "frozen_or_full_ft"
 MODE_TITLES = {"full_ft": "Full fine-tuning", "frozen": "Frozen backbone", "lora": "LoRA"}
-MODE_ORDER = ("full_ft", "frozen", "lora")
-PLOT_SEED = 20250101  # fixed: pages rebuilt from the same inputs are identical
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+Key = tuple[str, str]
 
 
 def slug(text: str) -> str:
@@ -54,10 +54,15 @@ class Entry:
     label: str  # unique within its board
     datasets: frozenset[str]
 
+    @property
+    def key(self) -> Key:
+        return (self.submission, self.backbone)
+
 
 @dataclass(frozen=True)
 class CapabilityPlotData:
-    """Numbers behind one capability's plots; ``labels`` are the entries with complete data."""
+    """Numbers behind one capability's plots; ``labels`` are the entries with complete data, in
+    the pages' order, and the rows (and columns) of the matrices follow them."""
 
     labels: list[str]
     excluded: dict[str, str]  # label -> why it is not in the plots
@@ -67,6 +72,9 @@ class CapabilityPlotData:
     ranks: np.ndarray | None  # n × n
 
 
+NO_PLOTS = CapabilityPlotData([], {}, None, None, None, None)
+
+
 @dataclass
 class Board:
     """The leaderboard of one fine-tuning mode."""
@@ -74,41 +82,31 @@ class Board:
     key: str  # slug, used in paths
     value: str  # the frozen_or_full_ft value as written in the rows
     title: str
-    result: AggregateResult
+    columns: list[str]  # the capability table's columns (capabilities.csv)
     entries: list[Entry]
-    submissions: list[Submission]
+    submissions: list[SubmissionInfo]  # those with rows in this mode
+    capability_records: Records
+    normalized_records: Records
+    raw_records: Records
+    seed_scores: dict[tuple[str, str, str], list[tuple[int, float, float]]]  # (Seed, raw, score)
     metric_names: dict[str, str] = field(default_factory=dict)
     anchors: dict[str, str] = field(default_factory=dict)  # submission -> id on submissions.html
     plots: dict[str, CapabilityPlotData] = field(default_factory=dict)
-
-    @functools.cached_property
-    def capability_records(self) -> dict[tuple[str, str], dict[str, Any]]:
-        return records(self.result.capabilities)
-
-    @functools.cached_property
-    def normalized_records(self) -> dict[tuple[str, str], dict[str, Any]]:
-        return records(self.result.per_dataset)
-
-    @functools.cached_property
-    def raw_records(self) -> dict[tuple[str, str], dict[str, Any]]:
-        return records(self.result.raw_per_dataset)
-
-    @functools.cached_property
-    def seed_scores(self) -> dict[tuple[str, str, str], list[tuple[int, float, float]]]:
-        """(submission, backbone, dataset) -> [(Seed, test metric, normalized score)] by seed."""
-        cols = ["submission", "backbone", "dataset", "Seed", "test metric", "score"]
-        table = self.result.scores[cols].sort_values(cols[:4], kind="mergesort")
-        out: dict[tuple[str, str, str], list[tuple[int, float, float]]] = {}
-        for sub, bb, ds, seed, raw, score in table.itertuples(index=False, name=None):
-            out.setdefault((str(sub), str(bb), str(ds)), []).append(
-                (int(seed), float(raw), float(score)))
-        return out
 
     def entry(self, submission: str, backbone: str) -> Entry:
         for e in self.entries:
             if e.submission == submission and e.backbone == backbone:
                 return e
         raise KeyError((submission, backbone))
+
+
+def ordered(entries: Sequence[Entry], values: dict[Key, Any]) -> list[Entry]:
+    """Entries by value, best first; missing last; ties by label."""
+    def key(e: Entry) -> tuple[int, float, str]:
+        v = json_value(values.get(e.key))
+        return (1, 0.0, e.label) if is_missing(v) else (0, -float(v), e.label)
+
+    return sorted(entries, key=key)
 
 
 def submission_anchors(names: Sequence[str]) -> dict[str, str]:
@@ -119,42 +117,7 @@ def submission_anchors(names: Sequence[str]) -> dict[str, str]:
             for i, (n, a) in enumerate(short.items())}
 
 
-def records(df: pd.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
-    """(submission, backbone) -> that row of an aggregate table, as a dict."""
-    columns = [str(c) for c in df.columns]
-    out = {}
-    for values in df.itertuples(index=False, name=None):
-        rec = dict(zip(columns, values, strict=True))
-        out[(str(rec["submission"]), str(rec["backbone"]))] = rec
-    return out
-
-
-def split_by_mode(submissions: Sequence[Submission]) -> dict[str, list[Submission]]:
-    """frozen_or_full_ft value -> the submissions' rows of that mode (empty parts dropped).
-
-    Raises:
-        ResultsError: a submission's rows lack the ``frozen_or_full_ft`` column.
-    """
-    from geobench.aggregate.inputs import Submission
-
-    parts: dict[str, list[Submission]] = {}
-    for sub in submissions:
-        if MODE_COLUMN not in sub.rows.columns:
-            raise ResultsError(f"{sub.source}: the results have no {MODE_COLUMN!r} column; every "
-                               "row must say full_ft, frozen or lora")
-        values = sub.rows[MODE_COLUMN].astype(str).str.strip()
-        for value in sorted(values.unique()):
-            rows = sub.rows[values == value].reset_index(drop=True)
-            parts.setdefault(value, []).append(Submission(sub.name, rows, sub.info, sub.source))
-
-    def order(value: str) -> tuple[int, str]:
-        low = value.lower()
-        return (MODE_ORDER.index(low) if low in MODE_ORDER else len(MODE_ORDER), low)
-
-    return {v: parts[v] for v in sorted(parts, key=order)}
-
-
-def _labels(keys: list[tuple[str, str]], metas: list[ModelMeta]) -> list[str]:
+def _labels(keys: list[Key], metas: list[ModelMeta]) -> list[str]:
     """Display names, with the short submission id added where a name occurs twice."""
     names = [m.display_name for m in metas]
     counts = {n: names.count(n) for n in names}
@@ -168,103 +131,71 @@ def _labels(keys: list[tuple[str, str]], metas: list[ModelMeta]) -> list[str]:
     return labels
 
 
-def make_board(value: str, submissions: list[Submission], result: AggregateResult,
-               catalog: ModelCatalog, used_keys: set[str]) -> Board:
-    key = slug(value)
-    while key in used_keys:
-        key += "_"
-    used_keys.add(key)
-    infos = {s.name: s.info for s in submissions}
-    caps = result.capabilities
-    keys = [(str(s), str(b)) for s, b in zip(caps["submission"], caps["backbone"], strict=True)]
-    metas = [catalog.lookup(b, infos.get(s)) for s, b in keys]
-    present: dict[tuple[str, str], set[str]] = {}
-    for s in submissions:
-        for (b, d) in s.rows[["backbone", "dataset"]].astype(str).drop_duplicates().itertuples(
-                index=False, name=None):
-            present.setdefault((s.name, b), set()).add(d)
-    entries = [Entry(s, b, m, lab, frozenset(present.get((s, b), set())))
-               for (s, b), m, lab in zip(keys, metas, _labels(keys, metas), strict=True)]
-    from geobench.aggregate.inputs import metric_transform
-
-    metric_names: dict[str, str] = {}
-    for s in submissions:
-        for d, m in s.rows[["dataset", "Metric"]].astype(str).drop_duplicates().itertuples(
-                index=False, name=None):
-            if d not in metric_names:
-                rule = metric_transform(d)  # the leaderboard scale (BioMassters: 1 - RMSE * k)
-                metric_names[d] = f"1 − {rule[0]} × {rule[1]:.4f}" if rule else m
-    title = MODE_TITLES.get(value.lower(), value)
-    return Board(key, value, title, result, entries, list(submissions), metric_names)
+def metric_label(metric: str, transform_metric: str, scale: float | None) -> str:
+    """The leaderboard-scale metric's name (BioMassters: ``1 − RMSE × 0.2538``)."""
+    return f"1 − {transform_metric} × {scale:.4f}" if transform_metric and scale else metric
 
 
-def seed_arrays(board: Board, datasets: Sequence[str]
-                ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """label -> (seeds × datasets) normalized scores for the entries with every dataset and the
-    same number of seeds on each; the others are returned with the reason they were left out."""
-    arrays: dict[str, np.ndarray] = {}
-    excluded: dict[str, str] = {}
-    cells = board.seed_scores
-    for e in board.entries:
-        missing = [d for d in datasets if (e.submission, e.backbone, d) not in cells]
-        if missing:
-            excluded[e.label] = "no results for " + ", ".join(missing)
-            continue
-        cols = [np.array([s for _, _, s in cells[(e.submission, e.backbone, d)]]) for d in datasets]
-        if len({len(c) for c in cols}) != 1:
-            excluded[e.label] = "unequal numbers of seeds across datasets"
-            continue
-        arr = np.stack(cols, axis=1)
-        if not np.isfinite(arr).all():
-            excluded[e.label] = "missing (NaN) scores"
-            continue
-        arrays[e.label] = arr
-    return arrays, excluded
-
-
-def capability_plot_data(board: Board, datasets: Sequence[str], order: Sequence[str],
-                         reps: int) -> CapabilityPlotData:
-    """Probability of improvement, performance profiles and rank distribution for one capability,
-    computed by :mod:`geobench.aggregate.stats` on the entries with complete data, in ``order``."""
-    from geobench.aggregate.stats import performance_profile, poi_matrix, rank_distribution
-
-    arrays, excluded = seed_arrays(board, datasets)
-    labels = [lab for lab in order if lab in arrays]
-    if len(labels) < 2:
+def _plot_data(board: Board, cap: Capability, numbers: PlotNumbers | None) -> CapabilityPlotData:
+    """The plot numbers of ``cap`` in the pages' order (by capability score, ties by label)."""
+    if numbers is None:
+        return NO_PLOTS
+    values = {k: r.get(cap.display_name) for k, r in board.capability_records.items()}
+    plotted = [e for e in ordered(board.entries, values) if e.key in set(numbers.keys)]
+    excluded = {e.label: numbers.excluded[e.key] for e in board.entries if e.key in numbers.excluded}
+    labels = [e.label for e in plotted]
+    if len(plotted) < 2:
         return CapabilityPlotData(labels, excluded, None, None, None, None)
-    score_dict = {lab: arrays[lab] for lab in labels}
-    names, point, low, high = poi_matrix(score_dict, reps=reps, rng=np.random.default_rng(PLOT_SEED),
-                                         ci=0.95)
-    idx = [list(names).index(lab) for lab in labels]
-    poi = tuple(np.asarray(m)[np.ix_(idx, idx)] for m in (point, low, high))
-    every = np.concatenate([a.ravel() for a in score_dict.values()])
-    taus = np.linspace(min(0.0, float(every.min())), max(1.0, float(every.max())), 61)
-    profiles = np.stack([np.asarray(performance_profile(score_dict[lab], taus)) for lab in labels])
-    rnames, probs = rank_distribution(score_dict, reps=reps, rng=np.random.default_rng(PLOT_SEED))
-    ridx = [list(rnames).index(lab) for lab in labels]
-    ranks = np.asarray(probs)[ridx]
-    return CapabilityPlotData(labels, excluded, poi, taus, profiles, ranks)  # type: ignore[arg-type]
+    keys, n = [e.key for e in plotted], len(plotted)
+    try:
+        poi = np.full((3, n, n), 0.5)
+        for i, a in enumerate(keys):
+            for j, b in enumerate(keys):
+                if i != j:
+                    poi[:, i, j] = numbers.poi[(a, b)]
+        taus = np.array([t for t, _ in numbers.profiles[keys[0]]])
+        profiles = np.array([[f for _, f in numbers.profiles[k]] for k in keys])
+        ranks = np.array([[numbers.ranks[k][r + 1] for r in range(n)] for k in keys])
+    except (KeyError, ValueError) as exc:
+        raise ResultsError(f"{board.value}, {cap.name}: the plot files lack numbers for {exc} "
+                           "(poi.csv, performance_profiles.csv and rank_distribution.csv cover "
+                           "every backbone plot_backbones.csv places)") from None
+    return CapabilityPlotData(labels, excluded, (poi[0], poi[1], poi[2]), taus, profiles, ranks)
 
 
-def input_hash(sub: Submission) -> str:
-    """sha256 of what the pages are built from: the rows (as CSV, stable order) and the info."""
-    import hashlib
-    import json
+def _board(data: AggregateData, bd: BoardData, catalog: ModelCatalog, key: str) -> Board:
+    infos = {s.name: s.info for s in data.submissions}
+    present: dict[Key, set[str]] = {}
+    for sub, bb, ds in data.seed_scores:
+        present.setdefault((sub, bb), set()).add(ds)
+    metas = [catalog.lookup(b, infos.get(s)) for s, b in bd.keys]
+    entries = [Entry(s, b, m, lab, frozenset(present.get((s, b), set())))
+               for (s, b), m, lab in zip(bd.keys, metas, _labels(bd.keys, metas), strict=True)]
+    mine = set(bd.keys)
+    subs = [s for s in data.submissions
+            if any(p.get("frozen_or_full_ft") == bd.value for p in s.parts)]
+    board = Board(
+        key, bd.value, MODE_TITLES.get(bd.value.lower(), bd.value), data.capability_columns,
+        entries, subs, {k: v for k, v in data.capability_records.items() if k in mine},
+        {k: v for k, v in data.normalized_records.items() if k in mine},
+        {k: v for k, v in data.raw_records.items() if k in mine}, data.seed_scores,
+        {d: metric_label(*m) for d, m in bd.metrics.items()})
+    board.plots = {c.name: _plot_data(board, c, bd.plots.get(c.name)) for c in data.capabilities}
+    return board
 
-    rows = sub.rows
-    keys = [c for c in ("frozen_or_full_ft", "backbone", "dataset", "Seed") if c in rows.columns]
-    if keys:
-        rows = rows.sort_values(keys, kind="mergesort")
-    h = hashlib.sha256(rows.to_csv(index=False).encode("utf-8"))
-    h.update(json.dumps(_jsonable(sub.info), sort_keys=True).encode("utf-8"))
-    return h.hexdigest()
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
+def make_boards(data: AggregateData, catalog: ModelCatalog | None = None) -> list[Board]:
+    """One :class:`Board` per fine-tuning mode of ``data``, in its order."""
+    catalog = catalog or ModelCatalog()
+    anchors = submission_anchors([s.name for s in data.submissions])
+    boards: list[Board] = []
+    used: set[str] = set()
+    for bd in data.boards:
+        key = slug(bd.value)
+        while key in used:
+            key += "_"
+        used.add(key)
+        board = _board(data, bd, catalog, key)
+        board.anchors = anchors
+        boards.append(board)
+    return boards

@@ -1,9 +1,12 @@
-"""Build a leaderboard folder from submissions: aggregate per fine-tuning mode, render, swap in.
+"""Render a leaderboard folder from an aggregate output folder, then swap it in.
 
-The output is a pure function of the inputs and options (fixed seeds, stable ordering, no
-timestamps), so a rebuild without input changes writes identical files. It is built in a temporary
-folder beside the target and renamed into place; an existing target is replaced only if it is a
-leaderboard this module wrote (it has ``leaderboard.json``) or an empty folder.
+The numbers come only from the folder's files, as :func:`geobench.leaderboard.reader.
+read_aggregate` reads them (written by ``python -m geobench.aggregate``, or by any tool that
+writes the same files); nothing here imports :mod:`geobench.aggregate`. The output is a pure
+function of those files and the options (stable ordering, no timestamps), so a rebuild without
+changes writes identical files. It is built in a temporary folder beside the target and renamed
+into place; an existing target is replaced only if it is a leaderboard this module wrote (it has
+``leaderboard.json``) or an empty folder.
 """
 
 from __future__ import annotations
@@ -13,28 +16,16 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from geobench.errors import ConfigError, ResultsError
-from geobench.leaderboard.boards import (
-    CapabilityPlotData,
-    capability_plot_data,
-    input_hash,
-    make_board,
-    short_submission,
-    split_by_mode,
-    submission_anchors,
-)
+from geobench.errors import ConfigError
+from geobench.leaderboard.boards import make_boards, short_submission, submission_anchors
 from geobench.leaderboard.models import ModelCatalog
 from geobench.leaderboard.pages import Site, render_site
+from geobench.leaderboard.reader import FORMAT, AggregateData, read_aggregate
 from geobench.leaderboard.render import esc
-from geobench.leaderboard.tables import ordered
-
-if TYPE_CHECKING:
-    from geobench.aggregate.inputs import Submission
 
 MANIFEST = "leaderboard.json"
 GENERATOR = "geobench.leaderboard"
@@ -61,93 +52,43 @@ def _intro(mode: str, reps: int, normalizer_label: str) -> str:
             f"as (v − min) / (max − min) with the {esc(normalizer_label)} normalizer.</p>")
 
 
-def _normalizer_label(normalizer: Any, override: str | None) -> str:
+def _normalizer_label(normalizer: dict[str, Any], override: str | None) -> str:
     """``name (version)`` of the normalizer; ``override`` replaces the name."""
-    name = override or getattr(normalizer, "name", "") or "official GEO-Bench-2"
-    version = getattr(normalizer, "version", "")
+    name = override or str(normalizer.get("name") or "") or "official GEO-Bench-2"
+    version = str(normalizer.get("version") or "")
     return f"{name} ({version})" if version else name
 
 
-def _official_capabilities() -> list[Any]:
-    from geobench.capabilities import official_capabilities
-
-    return official_capabilities()
-
-
-def _dataset_order(submissions: Sequence[Submission]) -> list[str]:
-    from geobench.manifest import DATASETS
-
-    seen = set()
-    for sub in submissions:
-        seen |= set(sub.rows["dataset"].astype(str))
-    return [d for d in DATASETS if d in seen] + sorted(seen - set(DATASETS))
-
-
-def build_files(submissions: Sequence[Submission], *, title: str, mode: str = "default",
-                reps: int = 10_000, normalizer: str | Path | None = None,
-                catalog: ModelCatalog | None = None, attribution: str = "",
-                normalizer_name: str | None = None) -> dict[str, str]:
-    """Every file of the leaderboard (relative path -> text), computed in memory.
+def build_files(data: AggregateData, *, title: str, catalog: ModelCatalog | None = None,
+                attribution: str = "", normalizer_name: str | None = None) -> dict[str, str]:
+    """Every file of the leaderboard (relative path -> text), rendered from ``data``.
 
     Raises:
-        ConfigError: bad mode or reps, or no inputs.
-        ResultsError: an input's rows cannot be aggregated (from :mod:`geobench.aggregate`).
+        ResultsError: the plot files do not cover the backbones they place.
     """
-    from geobench.aggregate.core import aggregate
-    from geobench.aggregate.normalize import load_normalizer
-
-    if mode not in ("default", "official"):
-        raise ConfigError(f"--mode {mode!r}: use default or official")
-    if reps < 1:
-        raise ConfigError(f"--reps {reps}: must be a positive number of resamples")
-    if not submissions:
-        raise ConfigError("no inputs: pass run directories, submission folders or official result folders")
-    names = [s.name for s in submissions]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ResultsError(f"two inputs have the same submission name {dupes[0]!r}; each input "
-                           "must be a separate submission")
-    catalog = catalog or ModelCatalog()
-    norm = load_normalizer(normalizer)
-    caps = _official_capabilities()
-    anchors = submission_anchors(names)
-    boards: list[Any] = []
-    keys: set[str] = set()
-    for value, part in split_by_mode(submissions).items():
-        result = aggregate(part, mode=mode, reps=reps, normalizer=norm)
-        board = make_board(value, part, result, catalog, keys)
-        board.anchors = anchors
-        recs = board.capability_records
-        for cap in caps:
-            if cap.display_name not in result.capabilities.columns:
-                continue
-            values = {k: r.get(cap.display_name) for k, r in recs.items()}
-            order = [e.label for e in ordered(board.entries, values)]
-            board.plots[cap.name] = (capability_plot_data(board, cap.datasets, order, reps)
-                                     if len(board.entries) > 1 else
-                                     CapabilityPlotData([], {}, None, None, None, None))
-        boards.append(board)
-    hashes = {s.name: input_hash(s) for s in submissions}
-    inputs = ", ".join(f"{esc(short_submission(s.name))} (sha256 {hashes[s.name][:12]})"
-                       for s in submissions)
-    footer = (f"Generated by geobench.leaderboard from {len(submissions)} input(s): {inputs}; "
+    boards = make_boards(data, catalog)
+    subs = data.submissions
+    mode, reps = data.mode, data.reps
+    inputs = ", ".join(f"{esc(short_submission(s.name))} (sha256 {s.sha256[:12]})" for s in subs)
+    footer = (f"Generated by geobench.leaderboard from {len(subs)} input(s): {inputs}; "
               f"mode {esc(mode)}, {reps:,} resamples.")
     if attribution:
         footer += f"<br>{esc(attribution)}"
-    site = Site(brand=title, boards=boards, capabilities=caps,
-                datasets=_dataset_order(submissions), footer=footer,
-                intro=_intro(mode, reps, _normalizer_label(norm, normalizer_name)),
-                attribution=esc(attribution), hashes=hashes, anchors=anchors)
-    files = render_site(site, [(s.name, dict(s.info)) for s in submissions])
+    label = _normalizer_label(data.normalizer, normalizer_name)
+    site = Site(brand=title, boards=boards, capabilities=data.capabilities,
+                datasets=data.datasets, footer=footer, intro=_intro(mode, reps, label),
+                attribution=esc(attribution), submissions=subs,
+                anchors=submission_anchors([s.name for s in subs]))
+    files = render_site(site)
     manifest = {
         "generator": GENERATOR,
         "title": title,
         "mode": mode,
         "reps": reps,
-        "normalizer": _normalizer_label(norm, normalizer_name),
+        "normalizer": label,
         "attribution": attribution,
-        "inputs": [{"submission": s.name, "sha256": hashes[s.name], "rows": len(s.rows)}
-                   for s in submissions],
+        "aggregate": {"format": FORMAT, "modified": data.modified},
+        "inputs": [{"submission": s.name, "sha256": s.sha256, "rows": s.rows} for s in subs],
         "leaderboards": [{"frozen_or_full_ft": b.value, "folder": b.key, "rows": len(b.entries)}
                          for b in boards],
         "files": {p: hashlib.sha256(t.encode("utf-8")).hexdigest() for p, t in sorted(files.items())},
@@ -156,7 +97,8 @@ def build_files(submissions: Sequence[Submission], *, title: str, mode: str = "d
     return files
 
 
-def _check_replaceable(out: Path) -> None:
+def check_replaceable(out: Path) -> None:
+    """Raise ConfigError unless ``out`` is absent, empty or a leaderboard this module wrote."""
     if not out.exists():
         return
     if not out.is_dir():
@@ -175,7 +117,7 @@ def _check_replaceable(out: Path) -> None:
 def write_tree(files: dict[str, str], out: str | Path) -> None:
     """Write ``files`` under a temporary folder beside ``out``, then swap it in for ``out``."""
     out = Path(out)
-    _check_replaceable(out)
+    check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.new-"))
     old = None
@@ -200,9 +142,12 @@ def write_tree(files: dict[str, str], out: str | Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def build(submissions: Sequence[Submission], out: str | Path, **options: Any) -> BuildResult:
-    """Build the leaderboard of ``submissions`` into ``out`` (see :func:`build_files`)."""
-    files = build_files(submissions, **options)
+def build(data: AggregateData | str | Path, out: str | Path, **options: Any) -> BuildResult:
+    """Render ``data`` (or the aggregate output folder at that path) into ``out`` (see
+    :func:`build_files` for the options)."""
+    if not isinstance(data, AggregateData):
+        data = read_aggregate(data)
+    files = build_files(data, **options)
     write_tree(files, out)
     manifest = json.loads(files[MANIFEST])
     return BuildResult(Path(out), len(files), sum(len(t.encode("utf-8")) for t in files.values()),

@@ -13,7 +13,6 @@ Layout (``MODE`` is a fine-tuning mode: ``full_ft``, ``frozen``, ``lora``)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +21,7 @@ from geobench.capabilities import Capability
 from geobench.leaderboard import svg
 from geobench.leaderboard.assets import SORT_JS, STYLE_CSS
 from geobench.leaderboard.boards import Board, short_submission, slug
+from geobench.leaderboard.reader import SubmissionInfo
 from geobench.leaderboard.render import (
     NavLink,
     esc,
@@ -56,9 +56,13 @@ class Site:
     footer: str  # escaped HTML
     intro: str  # escaped HTML: how the scores were computed
     attribution: str  # escaped HTML, may be empty
-    hashes: dict[str, str]
+    submissions: list[SubmissionInfo]  # in input order
     anchors: dict[str, str]
     files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        return {s.name: s.sha256 for s in self.submissions}
 
     def nav(self) -> list[NavLink]:
         return [NavLink(f"index.html#{b.key}", b.title) for b in self.boards] + [
@@ -121,7 +125,7 @@ def index_page(site: Site) -> None:
         f'<a href="#{b.key}">{esc(b.title)}</a> ({len(b.entries)} rows)' for b in site.boards)
         + '; <a href="submissions.html">submission details</a>.</p>')
     for board in site.boards:
-        caps = [c for c in site.capabilities if c.display_name in board.result.capabilities.columns]
+        caps = [c for c in site.capabilities if c.display_name in board.columns]
         by = rank_capability(board, caps)
         table = overview_table(board, caps, by)
         table.caption = (
@@ -224,7 +228,7 @@ def capability_page(site: Site, board: Board, cap: Capability) -> None:
 def dataset_page(site: Site, board: Board, dataset: str) -> None:
     table = dataset_table(board, dataset)
     caps = [c for c in site.capabilities if dataset in c.datasets
-            and c.display_name in board.result.capabilities.columns]
+            and c.display_name in board.columns]
     cap_links = ", ".join(f'<a href="capability-{c.name}.html">{esc(c.display_name)}</a>'
                           for c in caps) or "none"
     metric = board.metric_names.get(dataset, "")
@@ -265,12 +269,12 @@ def _model_item(label: str, backbone: str, size: str, own: dict) -> str:
         f" · {x}" for x in extra) + "</li>"
 
 
-def submissions_page(site: Site, infos: Sequence[tuple[str, dict]]) -> None:
+def submissions_page(site: Site) -> None:
     parts = ["<h1>Submissions</h1>",
              '<p class="hint">What each input declares (official additional_info.json and, for '
              "geobench submissions, geobench.json), shown as given.</p>",
-             site.table(submission_rows(site.boards, site.hashes, site.anchors), 0)]
-    for name, info in infos:
+             site.table(submission_rows(site.submissions, site.anchors), 0)]
+    for name, info in ((s.name, s.info) for s in site.submissions):
         own_models = info.get("geobench", {}).get("models") if isinstance(info.get("geobench"), dict) else None
         own = {str(m.get("backbone")): m for m in own_models or [] if isinstance(m, dict)}
         models = sorted({(e.label, e.backbone, e.meta.size) for b in site.boards for e in b.entries
@@ -288,16 +292,16 @@ def _flat(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def render_site(site: Site, infos: Sequence[tuple[str, dict]]) -> dict[str, str]:
+def render_site(site: Site) -> dict[str, str]:
     """Build every page, plot and data file; returns ``site.files``."""
     site.files["assets/style.css"] = STYLE_CSS
     site.files["assets/sort.js"] = SORT_JS
     index_page(site)
     for board in site.boards:
         for cap in site.capabilities:
-            if cap.display_name in board.result.capabilities.columns:
+            if cap.display_name in board.columns:
                 capability_page(site, board, cap)
         for d in board_datasets(site, board):
             dataset_page(site, board, d)
-    submissions_page(site, infos)
+    submissions_page(site)
     return site.files

@@ -1,7 +1,7 @@
 """The leaderboard's tables, built from one :class:`~geobench.leaderboard.boards.Board`.
 
 Scores are kept as the aggregation gives them (fractions); columns show them ×100. Field names
-follow ``capabilities.csv``/``per_dataset.csv`` of :mod:`geobench.aggregate` (``submission``,
+follow ``capabilities.csv``/``per_dataset.csv`` of the aggregate output folder (``submission``,
 ``backbone``, capability display names, ``<Cap> ci_low``/``ci_high`` or ``<Cap> sem``, dataset
 keys) plus the leaderboard's own (``rank``, ``model``, ``parameters``, ``size``, ...).
 """
@@ -16,25 +16,18 @@ from geobench.leaderboard.boards import (
     Board,
     CapabilityPlotData,
     Entry,
+    ordered,
     short_submission,
     slug,
 )
+from geobench.leaderboard.reader import SubmissionInfo
 from geobench.leaderboard.table import Column, Table, is_missing, json_value, rank_desc
 
 HIDDEN = ("backbone",)  # in the CSV/JSON, not shown (the Model column shows its display name)
 
 
-def ordered(entries: Sequence[Entry], values: dict[tuple[str, str], Any]) -> list[Entry]:
-    """Entries by value, best first; missing last; ties by label."""
-    def key(e: Entry) -> tuple[int, float, str]:
-        v = json_value(values.get((e.submission, e.backbone)))
-        return (1, 0.0, e.label) if is_missing(v) else (0, -float(v), e.label)
-
-    return sorted(entries, key=key)
-
-
 def interval_columns(board: Board, cap: str) -> tuple[tuple[str, str] | None, str | None]:
-    cols = board.result.capabilities.columns
+    cols = board.columns
     if f"{cap} ci_low" in cols and f"{cap} ci_high" in cols:
         return (f"{cap} ci_low", f"{cap} ci_high"), None
     if f"{cap} sem" in cols:
@@ -62,9 +55,9 @@ def _model_columns(depth: int) -> list[Column]:
 def rank_capability(board: Board, caps: Sequence[Capability]) -> Capability | None:
     """The capability the overview is ranked by: Core where any row has it, else the one with the
     most scores (official order breaks ties); None when no capability has a score."""
-    table = board.result.capabilities
-    counts = [(int(table[c.display_name].notna().sum()), -i, c) for i, c in enumerate(caps)
-              if c.display_name in table.columns]
+    recs = board.capability_records.values()
+    counts = [(sum(not is_missing(r.get(c.display_name)) for r in recs), -i, c)
+              for i, c in enumerate(caps) if c.display_name in board.columns]
     if not counts:
         return None
     core = next((c for n, _, c in counts if c.name == "core" and n > 0), None)
@@ -203,32 +196,24 @@ def rank_table(board: Board, cap: Capability, data: CapabilityPlotData) -> Table
 PUBLISHED_PROTOCOL = "geobench2 (published runs)"
 
 
-def protocol_of(rows: Any) -> str:
-    """The protocol a submission's rows were made under: their ``protocol`` column, or, for the
-    official submissions (no such column), the published GEO-Bench-2 runs themselves."""
-    if "protocol" not in rows.columns:
-        return PUBLISHED_PROTOCOL
-    names = sorted({str(v) for v in rows["protocol"].dropna()})
+def protocol_of(protocols: Sequence[str]) -> str:
+    """The protocol a submission's rows were made under: the values of their ``protocol`` column
+    (as the aggregate stage records them in submissions.json), or, for the official submissions
+    (no such column), the published GEO-Bench-2 runs themselves."""
+    names = sorted({str(v) for v in protocols})
     return ", ".join(names) if names else PUBLISHED_PROTOCOL
 
 
-def submission_rows(boards: Sequence[Board], hashes: dict[str, str],
-                    anchors: dict[str, str]) -> Table:
-    rows: dict[str, dict[str, Any]] = {}
-    for board in boards:
-        for sub in board.submissions:
-            row = rows.setdefault(sub.name, {
-                "submission": sub.name, "short": short_submission(sub.name), "rows": 0,
-                "backbones": set(), "modes": [], "sha256": hashes.get(sub.name, ""),
-                "protocol": protocol_of(sub.rows),
-                "_href": f"#{anchors[sub.name]}"})
-            row["rows"] += len(sub.rows)
-            row["backbones"] |= set(sub.rows["backbone"].astype(str))
-            row["modes"].append(board.value)
+def submission_rows(submissions: Sequence[SubmissionInfo], anchors: dict[str, str]) -> Table:
     out = []
-    for name in sorted(rows):
-        r = rows[name]
-        out.append(r | {"backbones": len(r["backbones"]), "modes": ", ".join(r["modes"])})
+    for sub in sorted(submissions, key=lambda s: s.name):
+        backbones = {str(b) for p in sub.parts for b in p.get("backbones", [])}
+        out.append({
+            "submission": sub.name, "short": short_submission(sub.name),
+            "rows": sum(int(p.get("rows", 0)) for p in sub.parts), "backbones": len(backbones),
+            "modes": ", ".join(str(p.get("frozen_or_full_ft", "")) for p in sub.parts),
+            "sha256": sub.sha256, "protocol": protocol_of(sub.protocols),
+            "_href": f"#{anchors[sub.name]}"})
     cols = [Column("submission", "Submission", numeric=False, link="_href"),
             Column("rows", "Result rows", digits=0), Column("backbones", "Backbones", digits=0),
             Column("modes", "Fine-tuning", numeric=False),

@@ -185,7 +185,13 @@ def weighted_gaps(counts: np.ndarray, plan: TrimmedMeanPlan, cum: np.ndarray, h:
     np.clip(seg, k, n - k, out=seg)  # (np.maximum with a Python int is ~10x slower here)
     np.subtract(seg, k, out=seg)
     np.copyto(hh, seg)
-    np.dot(plan.delta[first:stop], hh, out=out)
+    # A fixed-order sum of element-wise products (not np.dot): BLAS picks its kernel per CPU, and
+    # the float32 sums then differ in the last bit from one machine to the next; element-wise
+    # operations give the same bits on every x86-64 CPU.
+    delta = plan.delta[first:stop]
+    np.multiply(hh[0], delta[0], out=out)
+    for j in range(1, stop - first):
+        out += hh[j] * delta[j]
 
 
 def _group_rows(sizes: Sequence[int], group: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,31 @@
+"""The aggregation gives the same bytes on any x86-64 CPU: BLAS kernels chosen per CPU (OpenBLAS
+Sandybridge, Haswell, SkylakeX) must not change a single digit, and a pinned digest keeps it so."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FROZEN = "80100fc6-dc1a-4514-b946-341157eaf816"
+# sha256 of capabilities.csv + poi.csv of `python -m geobench.aggregate <FROZEN> --reps 2000`
+PINNED = "e75266d5567971cb115bfcfd4388b9b06289cee3a355c718a4c54e68a7f4be2d"
+
+
+def _digest(official_dir: Path, out: Path, coretype: str) -> str:
+    env = dict(os.environ, OPENBLAS_CORETYPE=coretype)
+    done = subprocess.run([sys.executable, "-m", "geobench.aggregate", str(official_dir / FROZEN),
+                           "--reps", "2000", "--out", str(out)], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return hashlib.sha256((out / "capabilities.csv").read_bytes() + (out / "poi.csv").read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_same_bytes_whatever_blas_kernel(official_dir: Path, tmp_path: Path) -> None:
+    digests = {core: _digest(official_dir, tmp_path / core, core) for core in ("Sandybridge", "Haswell", "SkylakeX")}
+    assert set(digests.values()) == {PINNED}, digests

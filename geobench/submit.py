@@ -66,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_submission,
         load_repeat_rows,
     )
+    from geobench.submission.report import printable
 
     args = _parser().parse_args(argv)
     backbones = sorted({str(r["backbone"]) for r in load_repeat_rows(args.run_dirs)})
@@ -82,17 +83,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.report.sorted_problems():
             if problem.severity != "info":
                 print(problem, file=sys.stderr)
-        print(f"error: {exc}", file=sys.stderr)
+        print(printable(f"error: {exc}"), file=sys.stderr)
         return 1
     for problem in report.sorted_problems():
         if problem.severity == "warning":
             print(problem, file=sys.stderr)
-    print(f"wrote {target} ({report.summary.get('rows', 0)} seed runs, {report.counts()})")
+    print(printable(f"wrote {target} ({report.summary.get('rows', 0)} seed runs, {report.counts()})"))
     if args.fmt == "official":
         print("submit to the official leaderboard: copy both files into new_submission/ of a fork of "
               "The-AI-Alliance/GEO-Bench-2-Leaderboard and open a pull request there")
     else:
-        print(f"next: python -m geobench.validate {target}, then open a pull request adding it")
+        print(printable(f"next: python -m geobench.validate {target}, then open a pull request adding it"))
     return 0
 
 

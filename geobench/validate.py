@@ -3,6 +3,10 @@
 Accepts geobench's submission folders and the official GEO-Bench-2 two-file layout. Lists every
 problem as ``FILE:LINE: severity: message`` and exits 1 if any is an error, 0 otherwise.
 A PATH that holds submission folders (e.g. ``submissions/``) validates each of them.
+
+Everything printed is safe for a CI log: names and values from the submission have their
+control characters escaped and cannot start a GitHub workflow command
+(:func:`geobench.submission.report.printable`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 
 from geobench.cli import main_guard
 from geobench.submission import schema as S
-from geobench.submission.report import Problem, Report
+from geobench.submission.report import Problem, Report, printable
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="github: also emit GitHub Actions annotations")
     p.add_argument("--relative-to", type=Path, default=None, metavar="DIR",
                    help="print file paths relative to DIR")
+    p.add_argument("--time-limit", type=float, default=S.VALIDATION_BUDGET_S, metavar="SECONDS",
+                   help="stop checking a submission after this many seconds, with an error "
+                   f"(default {S.VALIDATION_BUDGET_S:g}; 0: no limit)")
     p.add_argument("--max-problems", type=int, default=200, metavar="N",
                    help="print at most N problems per submission (0: all; default 200)")
     p.add_argument("-v", "--verbose", action="store_true", help="also print notes (capability coverage)")
@@ -85,7 +92,7 @@ def _print_report(report: Report, args: argparse.Namespace) -> None:
         datasets = {d for b in s["backbones"].values() for d in b["datasets"]}
         facts.append(f"{len(s['backbones'])} backbones, {len(datasets)} datasets")
     status = "OK" if report.ok else "FAILED"
-    print(f"{name}: {status} ({', '.join(facts)}; {report.counts()})")
+    print(printable(f"{name}: {status} ({', '.join(facts)}; {report.counts()})"))
 
 
 @main_guard
@@ -98,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.seeds is not None and not 1 <= args.seeds <= 1000:
         print("error: --seeds must be between 1 and 1000", file=sys.stderr)
         return 2
+    if not args.time_limit >= 0:
+        print("error: --time-limit must be 0 (no limit) or a number of seconds", file=sys.stderr)
+        return 2
+    budget = args.time_limit or None
     failed = False
     folders: list[Path] = []
     for path in map(Path, args.paths):
@@ -116,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no changed submission folders to validate" if args.changed_since is not None
               else "nothing to validate")
     for folder in folders:
-        report = validate_path(folder, seeds=args.seeds)
+        report = validate_path(folder, seeds=args.seeds, budget_s=budget)
         _print_report(report, args)
         failed |= not report.ok
     return 1 if failed else 0

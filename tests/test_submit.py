@@ -265,3 +265,20 @@ def test_rows_of_another_protocol_are_refused_with_the_setting_named(tmp_path: P
     report = validate_path(target)
     assert not report.ok
     assert any(p.line == 4 and "protocol 'fast'" in p.message for p in report.problems)
+
+
+def test_text_cells_are_safe_for_spreadsheets_and_numbers_unchanged(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    for d, ds in enumerate(CLASSIFICATION):
+        for i, seed in enumerate(SEEDS):
+            row = _row(ds, "repeat", seed, None, "resnet50", "full_ft", 0.5 + d / 10 + i / 1000)
+            row.update({"experiment_name": '=HYPERLINK("https://evil.example","x")', "decoder": "@UNet",
+                        "device": "-cuda", "val_metric": -0.5})
+            write_row(run, row)
+    target, report = build_submission([run], tmp_path / "out", SubmissionOptions(submission_id="safe"))
+    assert report.ok, [str(p) for p in report.errors]
+    _, rows = read_csv(target / S.CSV_FILE)
+    assert {r["experiment_name"] for r in rows} == {"'=HYPERLINK(\"https://evil.example\",\"x\")"}
+    assert {(r["decoder"], r["device"], r["val_metric"]) for r in rows} == {("'@UNet", "'-cuda", "-0.5")}
+    first = next(r for r in rows if r["dataset"] == "so2sat" and r["Seed"] == "205")
+    assert (first["test metric"], first["lr"], first["batch_size"]) == ("0.5", "3.7e-05", "16")

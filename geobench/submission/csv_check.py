@@ -22,8 +22,11 @@ from geobench.submission.textfile import control_chars, read_text, split_lines
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ASCII digits only
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+_INFINITE = {w for w in _NON_FINITE if "inf" in w}
 _MISSING_WORDS = {"na", "n/a", "null", "none", "nil", "-", "#n/a"}
 _BACKBONE = re.compile(S.BACKBONE_PATTERN)
+_NOT_TEXT = {**{w.lower(): "a missing value (NA)" for w in S.PANDAS_NA_VALUES},
+             **{w.lower(): "a boolean" for w in S.PANDAS_BOOL_VALUES}}
 # Hyperparameters that one (backbone, dataset)'s seed runs share under the protocol.
 _SHARED_SETTINGS = ("lr", "batch_size", "weight_decay", "decoder", "n_trials", "early_stop_patience",
                     "experiment_name", "frozen_or_full_ft")
@@ -53,6 +56,7 @@ def _records(lines: list[str], display: str, report: Report) -> tuple[list[tuple
     out: list[tuple[int, list[str]]] = []
     prev = 0
     while True:
+        report.check_time()
         try:
             record = next(reader)
         except StopIteration:
@@ -71,18 +75,18 @@ def _close(name: str, candidates: list[str]) -> str:
 
     same = [c for c in candidates if norm(c) == norm(name)]
     close = same or difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
-    return f" (found {close[0]!r}: the official spelling is {name!r})" if close else ""
+    return f" (found {close[0][:100]!r}: the official spelling is {name!r})" if close else ""
 
 
 def _check_header(header: list[str], layout: str, display: str, report: Report) -> None:
     seen: dict[str, int] = {}
     for i, name in enumerate(header):
         if name in seen:
-            report.error(display, 1, f"column {name!r} appears twice (columns {seen[name] + 1} and {i + 1})")
+            report.error(display, 1, f"column {name[:100]!r} appears twice (columns {seen[name] + 1} and {i + 1})")
         seen.setdefault(name, i)
         bad = control_chars(name)
         if bad:
-            report.error(display, 1, f"column name {name!r} contains control characters {', '.join(bad)}")
+            report.error(display, 1, f"column name {name[:100]!r} contains control characters {', '.join(bad)}")
     others = [h for h in header if h not in OFFICIAL_COLUMNS]
     for col in OFFICIAL_COLUMNS:
         if col not in seen:
@@ -96,7 +100,7 @@ def _check_header(header: list[str], layout: str, display: str, report: Report) 
             if col not in seen:
                 report.error(display, 1, f"missing geobench column {col!r}{_close(col, rest)}")
         for col in rest:
-            report.warning(display, 1, f"unknown column {col!r} (not an official or geobench column)")
+            report.warning(display, 1, f"unknown column {col[:100]!r} (not an official or geobench column)")
 
 
 def _parse_number(text: str) -> float | str:
@@ -176,6 +180,9 @@ def _check_text(row: Row, col: str, ft_modes: tuple[str, ...], display: str, rep
     elif col == "backbone" and not _BACKBONE.fullmatch(text):
         report.error(display, row.line, f"backbone key {text!r} may hold only letters, digits and "
                      "_ . + - (starting with a letter or digit, at most 128 characters)")
+    elif col == "backbone" and text.lower() in _NOT_TEXT:
+        report.error(display, row.line, f"backbone key {text!r} is read as {_NOT_TEXT[text.lower()]} by "
+                     "pandas, so by the leaderboard: choose another key")
     elif col == "frozen_or_full_ft" and text not in ft_modes:
         report.error(display, row.line, f"'frozen_or_full_ft' is {text!r}; expected one of "
                      f"{', '.join(ft_modes)}")
@@ -223,12 +230,18 @@ def read_csv(path: Path, display: str, layout: str, report: Report) -> CsvConten
         report.error(display, None, "no header line")
         return None
     header_line, header = records[0]
+    if len(header) > S.MAX_COLUMNS:
+        report.error(display, header_line, f"the header has {len(header)} columns; a results file has "
+                     f"at most {S.MAX_COLUMNS} (the {len(OFFICIAL_COLUMNS)} official columns, then "
+                     "geobench's); nothing else in this file was checked")
+        return None
     if header_line != 1:
         report.error(display, header_line, "the header must be on the first line")
     _check_header(header, layout, display, report)
     ft_modes = S.GEOBENCH_FT_MODES if layout == "geobench" else S.OFFICIAL_FT_MODES
     contents = CsvContents(rows=[], columns=header, complete=complete)
     for line, record in records[1:]:
+        report.check_time()
         if len(record) != len(header):
             report.error(display, line, f"{len(record)} fields; the header has {len(header)}")
             continue
@@ -260,6 +273,7 @@ def check_rows(contents: CsvContents, seeds: int, display: str, report: Report) 
     first_of: dict[tuple[str, ...], Row] = {}
     duplicates: set[int] = set()
     for row in rows:
+        report.check_time()
         key = tuple(row.cells[c] for c in contents.columns)
         if key in first_of:
             report.error(display, row.line, f"duplicate row: same as line {first_of[key].line}")
@@ -270,9 +284,9 @@ def check_rows(contents: CsvContents, seeds: int, display: str, report: Report) 
         report.error(display, None, "rows mix fine-tuning modes "
                      f"({', '.join(sorted(contents.ft_modes))}); the leaderboard ranks each mode "
                      "separately: make one submission per mode")
-    for col in S.STRING_COLUMNS:  # pandas would type an all-numeric column as numbers
+    for col in S.STRING_COLUMNS:  # pandas would type an all-numeric column as numbers ("INF" too)
         values = [r.cells[col] for r in rows if col in r.cells and r.cells[col] != ""]
-        if values and all(isinstance(_parse_number(v), float) for v in values):
+        if values and all(isinstance(_parse_number(v), float) or v.strip().lower() in _INFINITE for v in values):
             report.error(display, rows[0].line, f"column {col!r} holds only numbers; the leaderboard "
                          "expects text there")
     if "backbone" not in contents.columns or "dataset" not in contents.columns:
@@ -281,6 +295,7 @@ def check_rows(contents: CsvContents, seeds: int, display: str, report: Report) 
     for row in rows:
         groups[(row.cells["backbone"], row.cells["dataset"])].append(row)
     for (backbone, dataset), members in groups.items():
+        report.check_time()
         where = f"backbone {backbone!r}, dataset {dataset!r}"
         if contents.complete and len(members) != seeds:
             report.error(display, members[0].line, f"{where}: {len(members)} seed run"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from dataclasses import dataclass, field
@@ -10,26 +11,63 @@ from typing import Any
 
 from geobench.submission import schema as S
 from geobench.submission.report import Report
-from geobench.submission.textfile import control_chars, line_of_offset, read_text, split_lines
+from geobench.submission.textfile import control_chars, line_of_offset, read_text
 
 MAX_TEXT_CHARS = 20_000
 _BACKBONE = re.compile(S.BACKBONE_PATTERN)
 _TYPE_NAMES = {str: "a string", list: "a list", dict: "an object", int: "an integer", type(None): "null"}
-_FAILED = object()
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string literal
+_KEY_END = re.compile(r"[ \t\r\n]*:")
+_BREAK = re.compile(r"\r\n|\r|\n")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _key_lines(text: str) -> dict[str, list[int]]:
+    """Every object key of a JSON text -> the lines it appears on as a key, in order (one pass;
+    lines as a text editor counts them)."""
+    starts = [0] + [m.end() for m in _BREAK.finditer(text)]
+    index: dict[str, list[int]] = {}
+    for m in _STRING.finditer(text):  # outside string literals JSON holds no '"'
+        if _KEY_END.match(text, m.end()):
+            try:
+                key = json.loads(m.group())
+            except ValueError:
+                continue
+            index.setdefault(key, []).append(bisect.bisect_right(starts, m.start()))
+    return index
 
 
 @dataclass
 class JsonFile:
     data: Any
-    lines: list[str]
+    text: str
+    _index: dict[str, list[int]] | None = field(default=None, repr=False)
 
     def line_of(self, key: str, occurrence: int = 0) -> int | None:
-        """Line of the ``occurrence``-th appearance of ``"key"`` as a key (None if not found)."""
-        pattern = re.compile(re.escape(json.dumps(key)) + r"\s*:")
-        hits = [i + 1 for i, line in enumerate(self.lines) if pattern.search(line)]
+        """Line of the ``occurrence``-th appearance of ``"key"`` as a key (None if not found);
+        the key index is built once per document, so each look-up is O(1)."""
+        if self._index is None:
+            self._index = _key_lines(self.text)
+        hits = self._index.get(key)
         if not hits:
             return None
         return hits[min(occurrence, len(hits) - 1)]
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """The first lone UTF-16 surrogate (a ``\\ud800`` escape without its pair) in any key or
+    string of ``data``: valid JSON, but not text that UTF-8 output can hold."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and (m := _SURROGATE.search(item)):
+            return m.group()
+    return None
 
 
 def load_json(path: Path, display: str, report: Report) -> JsonFile | None:
@@ -62,13 +100,18 @@ def load_json(path: Path, display: str, report: Report) -> JsonFile | None:
     except ValueError as exc:  # e.g. an integer with thousands of digits
         report.error(display, None, f"not valid JSON here: {exc}")
         return None
-    doc = JsonFile(data, split_lines(text))
+    doc = JsonFile(data, text)
     for name in dict.fromkeys(constants):
         offset = text.find(name)
         report.error(display, line_of_offset(text, offset)[0] if offset >= 0 else None,
                      f"{name} is not valid JSON; write a number or a string")
     for key in dict.fromkeys(duplicates):
-        report.error(display, doc.line_of(key, 1), f"key {key!r} appears twice")
+        report.error(display, doc.line_of(key, 1), f"key {key[:100]!r} appears twice")
+    surrogate = _lone_surrogate(data)
+    if surrogate is not None:
+        report.error(display, None, f"holds the escape {ascii(surrogate)[1:-1]}, half of a UTF-16 "
+                     "surrogate pair without its other half: not a character, so the leaderboard "
+                     "cannot write it; remove it")
     return doc
 
 
@@ -162,6 +205,7 @@ def check_additional_info(doc: JsonFile, display: str, report: Report) -> Additi
     if isinstance(models, list):
         line = doc.line_of("New model info")
         for i, entry in enumerate(models):
+            report.check_time()
             _check_new_model(entry, i, doc.line_of("unique_backbone_key", i) or line, display, report, out)
     return out
 
@@ -292,5 +336,6 @@ def check_geobench_json(doc: JsonFile, display: str, report: Report) -> Geobench
         if not models:
             report.error(display, doc.line_of("models"), "models is empty: describe each backbone")
         for i, entry in enumerate(models):
+            report.check_time()
             _check_model(entry, i, doc, display, report, meta)
     return meta

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from geobench.csvsafe import neutralize
 from geobench.errors import ResultsError
 from geobench.fileio import atomic_directory
 from geobench.results_store import EXTRA_COLUMNS, OFFICIAL_COLUMNS, iter_rows
@@ -85,15 +86,20 @@ def _num(v: Any) -> float:
 
 
 def _cell(value: Any) -> str:
+    """A value as a CSV cell: numbers as Python prints them, text that a spreadsheet would run as
+    a formula (``=…``, ``@…``, ``-x``) prefixed with ``'`` (:func:`geobench.csvsafe.neutralize`)."""
     if value is None:
         return ""
     if isinstance(value, float):
         return repr(value) if value == value else ""
+    if isinstance(value, str):
+        return neutralize(value)
     return str(value)
 
 
 def rows_to_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    """CSV text (``\n`` line ends, as the published files) of ``rows``' ``columns``.
+    """CSV text (``\n`` line ends, as the published files) of ``rows``' ``columns``; text cells
+    are safe to open in a spreadsheet (:mod:`geobench.csvsafe`), numbers are unchanged.
 
     Raises:
         ResultsError: a value holds a line break (it would not survive as one CSV row here).

@@ -45,6 +45,19 @@ MAX_CSV_BYTES = 10 * 1024 * 1024
 MAX_JSON_BYTES = 1024 * 1024
 MAX_FOLDER_ENTRIES = 64
 MAX_CELL_CHARS = 1000
+# Columns of results_and_parameters.csv: 16 official + 15 geobench (the published files have 22).
+MAX_COLUMNS = 64
+# Time budget of one submission's validation (python -m geobench.validate --time-limit).
+VALIDATION_BUDGET_S = 60.0
+
+# Cells that pandas (so the leaderboard) does not read as text: its default na_values
+# (pandas._libs.parsers.STR_NA_VALUES) and booleans. A backbone key may be none of them (in any
+# case): "None" would load as a missing backbone, "FALSE" as the boolean False.
+PANDAS_NA_VALUES = frozenset({
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+})  # fmt: skip
+PANDAS_BOOL_VALUES = frozenset({"True", "TRUE", "true", "False", "FALSE", "false"})
 
 # The official leaderboard requires this many seed runs per (backbone, dataset).
 OFFICIAL_REQUIRED_SEEDS = 5

@@ -1,4 +1,9 @@
-"""Reading a submitted text file defensively: size limit, encoding, binary junk, line numbers."""
+"""Reading a submitted text file defensively: size limit, encoding, binary junk, line numbers.
+
+Policy on byte-order marks: refused, in every file. The leaderboard reads the files as plain UTF-8
+(:mod:`geobench.aggregate.inputs`: ``json.loads`` refuses a BOM), so a file with one would pass
+here and then break every leaderboard rebuild; the error says how to save the file without it.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,10 @@ _BOMS = {
     b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32",
     b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16",
 }  # fmt: skip
+UTF8_BOM = b"\xef\xbb\xbf"
+BOM_MESSAGE = ("file starts with a UTF-8 byte-order mark (BOM), which the leaderboard cannot read: "
+               "save it as plain UTF-8, without BOM (editors offer 'UTF-8' beside 'UTF-8 with BOM'), "
+               "or delete the first 3 bytes: sed -i '1s/^\\xEF\\xBB\\xBF//' FILE")
 
 
 def split_lines(text: str) -> list[str]:
@@ -34,8 +43,8 @@ def _human(n: int) -> str:
 
 
 def read_text(path: Path, display: str, limit: int, report: Report) -> str | None:
-    """The file's text (UTF-8, an initial byte-order mark removed), or None after reporting why
-    it cannot be used: too large, empty, binary, not UTF-8."""
+    """The file's text (UTF-8), or None after reporting why it cannot be used: too large, empty,
+    a byte-order mark, binary, not UTF-8."""
     try:
         size = os.stat(path).st_size
         if size > limit:
@@ -54,6 +63,9 @@ def read_text(path: Path, display: str, limit: int, report: Report) -> str | Non
         if data.startswith(bom):
             report.error(display, None, f"file is {name}-encoded; save it as UTF-8")
             return None
+    if data.startswith(UTF8_BOM):
+        report.error(display, None, BOM_MESSAGE)
+        return None
     nul = data.find(b"\x00")
     if nul >= 0:
         line, col = line_of_offset(data, nul)
@@ -67,7 +79,7 @@ def read_text(path: Path, display: str, limit: int, report: Report) -> str | Non
         report.error(display, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at column "
                      f"{col}); save the file as UTF-8")
         return None
-    return text.removeprefix("\ufeff")
+    return text
 
 
 def control_chars(text: str, allow: str = "") -> list[str]:

@@ -20,7 +20,8 @@ from geobench.submission.json_check import (
     check_geobench_json,
     load_json,
 )
-from geobench.submission.report import Report
+from geobench.submission.plausibility import check_published
+from geobench.submission.report import OutOfTime, Report
 
 
 def _list_folder(folder: Path, report: Report) -> dict[str, Path] | None:
@@ -84,6 +85,7 @@ def _coverage(contents: CsvContents, csv_file: Path, report: Report) -> dict[str
     caps = official_capabilities()
     by_backbone: dict[str, set[str]] = {b: set() for b in contents.backbones}
     for row in contents.rows:
+        report.check_time()
         b, d = row.cells.get("backbone", ""), row.cells.get("dataset", "")
         if b in by_backbone and d in DATASETS:
             by_backbone[b].add(d)
@@ -95,6 +97,7 @@ def _coverage(contents: CsvContents, csv_file: Path, report: Report) -> dict[str
                      f"{', '.join(sorted(set(best.datasets) - union))})")
     out: dict[str, dict[str, list[str]]] = {}
     for backbone, datasets in by_backbone.items():
+        report.check_time()
         line = contents.backbones[backbone]
         full = [c.display_name for c in caps if set(c.datasets) <= datasets]
         partial = [c for c in caps if set(c.datasets) & datasets and not set(c.datasets) <= datasets]
@@ -147,13 +150,49 @@ def _check_protocol(contents: CsvContents, meta: GeobenchMeta | None, csv_file: 
     settings = meta.protocol_settings if meta is not None else {}
     reported: set[str] = set()
     for row in contents.rows:
+        report.check_time()
         problem = row_problem(row.cells, settings.get(row.cells.get("protocol_hash", "")))
         if problem and problem not in reported:  # once per distinct problem, at its first line
             reported.add(problem)
             report.error(csv_file, row.line, problem)
 
 
-def validate_path(path: str | Path, *, seeds: int | None = None) -> Report:
+def _check_files(folder: Path, files: dict[str, Path], layout: str, seeds: int | None, report: Report) -> None:
+    """Every check after the folder listing; ``report.check_time()`` runs between steps and rows."""
+    info = meta = None
+    if S.JSON_FILE in files:
+        doc = load_json(files[S.JSON_FILE], str(files[S.JSON_FILE]), report)
+        if doc is not None:
+            info = check_additional_info(doc, str(files[S.JSON_FILE]), report)
+    report.check_time()
+    if S.GEOBENCH_FILE in files:
+        doc = load_json(files[S.GEOBENCH_FILE], str(files[S.GEOBENCH_FILE]), report)
+        if doc is not None:
+            meta = check_geobench_json(doc, str(files[S.GEOBENCH_FILE]), report)
+    report.check_time()
+    n_seeds = _seed_count(seeds, info or AdditionalInfo(), meta or GeobenchMeta(),
+                          folder / S.JSON_FILE, folder / S.GEOBENCH_FILE, report)
+    report.summary = {"layout": layout, "seeds": n_seeds}
+    if S.CSV_FILE not in files:
+        return
+    csv_file = files[S.CSV_FILE]
+    contents = read_csv(csv_file, str(csv_file), layout, report)
+    if contents is None:
+        return
+    check_rows(contents, n_seeds, str(csv_file), report)
+    report.summary["rows"] = len(contents.rows)
+    report.summary["fine_tuning"] = sorted(contents.ft_modes)
+    if "backbone" in contents.columns:
+        report.check_time()
+        report.summary["backbones"] = _coverage(contents, csv_file, report)
+        _cross_check(contents, info, meta, folder, report)
+        check_published(contents, str(csv_file), report)
+        if layout == "geobench":
+            _check_protocol(contents, meta, csv_file, report)
+
+
+def validate_path(path: str | Path, *, seeds: int | None = None,
+                  budget_s: float | None = S.VALIDATION_BUDGET_S) -> Report:
     """Validate one submission folder (a file inside it is taken as its folder).
 
     Args:
@@ -161,12 +200,15 @@ def validate_path(path: str | Path, *, seeds: int | None = None) -> Report:
             (and ``geobench.json`` in geobench's layout).
         seeds: required seed runs per (backbone, dataset); default: ``additional_info.json``'s
             "Number of repeated seeds trials", else ``geobench.json``'s protocol, else 5.
+        budget_s: stop checking after this many seconds (one error says so); None: no limit.
+            Work grows linearly with the input, within the size limits of :mod:`.schema`.
 
     Returns:
         A :class:`Report` listing every problem (``report.ok`` is False if any is an error).
     """
     folder = Path(path)
     report = Report(folder)
+    report.start_budget(budget_s)
     if folder.is_file() and folder.name in S.GEOBENCH_FILES and not folder.is_symlink():
         folder = folder.parent
         report.path = folder
@@ -181,30 +223,12 @@ def validate_path(path: str | Path, *, seeds: int | None = None) -> Report:
     if files is None:
         return report
     geobench_layout = S.GEOBENCH_FILE in files or (folder / S.GEOBENCH_FILE).is_symlink()
-    layout = "geobench" if geobench_layout else "official"
     report.layout = "geobench" if geobench_layout else "official"
-    info = meta = None
-    if S.JSON_FILE in files:
-        doc = load_json(files[S.JSON_FILE], str(files[S.JSON_FILE]), report)
-        if doc is not None:
-            info = check_additional_info(doc, str(files[S.JSON_FILE]), report)
-    if S.GEOBENCH_FILE in files:
-        doc = load_json(files[S.GEOBENCH_FILE], str(files[S.GEOBENCH_FILE]), report)
-        if doc is not None:
-            meta = check_geobench_json(doc, str(files[S.GEOBENCH_FILE]), report)
-    n_seeds = _seed_count(seeds, info or AdditionalInfo(), meta or GeobenchMeta(),
-                          folder / S.JSON_FILE, folder / S.GEOBENCH_FILE, report)
-    report.summary = {"layout": layout, "seeds": n_seeds}
-    if S.CSV_FILE in files:
-        csv_file = files[S.CSV_FILE]
-        contents = read_csv(csv_file, str(csv_file), layout, report)
-        if contents is not None:
-            check_rows(contents, n_seeds, str(csv_file), report)
-            report.summary["rows"] = len(contents.rows)
-            report.summary["fine_tuning"] = sorted(contents.ft_modes)
-            if "backbone" in contents.columns:
-                report.summary["backbones"] = _coverage(contents, csv_file, report)
-                _cross_check(contents, info, meta, folder, report)
-                if layout == "geobench":
-                    _check_protocol(contents, meta, csv_file, report)
+    try:
+        _check_files(folder, files, report.layout, seeds, report)
+    except OutOfTime:
+        report.error(folder, None, f"validation took longer than {budget_s:g} s and was stopped: "
+                     "what comes after the problems listed was not checked (is the submission "
+                     "unusually large?)")
+    report.finish()
     return report

@@ -42,6 +42,11 @@ def neutralize(text: str) -> str:
     return QUOTE + text if needs_neutralizing(text) else text
 
 
+def unneutralize(text: str) -> str:
+    """The text :func:`neutralize` was given (for readers of geobench's own CSV files)."""
+    return text[1:] if text.startswith(QUOTE) and needs_neutralizing(text[1:]) else text
+
+
 def neutralize_value(value: T) -> T | str:
     """:func:`neutralize` for a string; any other value (a number, None, NaN) unchanged."""
     return neutralize(value) if isinstance(value, str) else value

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from geobench.cli import main_guard
+from geobench.csvsafe import neutralize_value
 from geobench.errors import ResultsError
 from geobench.fileio import atomic_write_text
 from geobench.results_store import OFFICIAL_COLUMNS, RESULT_COLUMNS, read_rows
@@ -27,7 +28,7 @@ def to_csv(run_dirs: Sequence[str | Path], fmt: str = "all", phase: str | None =
         df = df[df["phase"] == phase]
     cols = list(OFFICIAL_COLUMNS) if fmt == "official" else list(RESULT_COLUMNS)
     buf = io.StringIO()
-    df[cols].to_csv(buf, index=False)
+    df[cols].map(neutralize_value).to_csv(buf, index=False)  # no spreadsheet formula in a text cell
     return buf.getvalue()
 
 

@@ -454,3 +454,24 @@ def test_model_names_and_sizes_resolution() -> None:
                                                 "parameters": 12_345_678, "size": "12M"}]}}
     meta = catalog.lookup("my_net", ours)
     assert (meta.display_name, meta.size, meta.parameters) == ("My Net v2", "12M", 12_345_678.0)
+
+
+def test_formula_like_names_are_neutralised_in_csv_files_and_intact_on_pages(tmp_path: Path) -> None:
+    """A submitted name that a spreadsheet would run as a formula is quoted in every CSV geobench
+    writes (aggregate folder and the pages' data files) and shown as given on the pages."""
+    rng = np.random.default_rng(3)
+    evil = "=HYPERLINK(1)"
+    sub = _write(tmp_path / "inputs" / "formula", _rows(evil, "full_ft", 0.5, ALL_DATASETS, rng),
+                 {"New model info": [{"model_display_name": "@SUM(A1)", "model_size": "1M",
+                                      "unique_backbone_key": evil}]})
+    agg, out = tmp_path / "agg", tmp_path / "board"
+    assert main([str(sub), "--out", str(out), "--reps", str(REPS), "--aggregate-out", str(agg)]) == 0
+    for folder in (agg, out / "data"):
+        texts = [p.read_text(encoding="utf-8") for p in folder.glob("*.csv")]
+        assert any("'=HYPERLINK(1)" in t for t in texts)
+        for t in texts:
+            for line in t.splitlines():
+                assert not any(cell.startswith(("=", "@")) for cell in line.split(","))
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "@SUM(A1)" in html and "'@SUM(A1)" not in html  # the display name, as given
+    assert "=HYPERLINK(1)" in (out / "submissions.html").read_text(encoding="utf-8")

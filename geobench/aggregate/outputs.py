@@ -54,6 +54,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from geobench.csvsafe import neutralize, neutralize_value
 from geobench.fileio import atomic_write_text
 
 if TYPE_CHECKING:
@@ -100,14 +101,15 @@ def _cell(value: Any) -> str:
 
 def frame_csv(table: pd.DataFrame) -> str:
     """A DataFrame as CSV with exact floats and empty missing cells."""
-    return table.to_csv(index=False, float_format=_float, lineterminator="\n")
+    safe = table.map(neutralize_value)  # no spreadsheet formula in a text cell
+    return safe.to_csv(index=False, float_format=_float, lineterminator="\n")
 
 
 def rows_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows([_cell(v) for v in row] for row in rows)
+    writer.writerows([neutralize(_cell(v)) for v in row] for row in rows)
     return buf.getvalue()
 
 

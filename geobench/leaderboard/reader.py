@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from geobench.capabilities import Capability
+from geobench.csvsafe import unneutralize
 from geobench.errors import ResultsError
 
 FORMAT = "geobench-aggregate/1"
@@ -136,7 +137,8 @@ def _rows(folder: Path, name: str) -> Iterator[dict[str, str]]:
             missing = [c for c in COLUMNS[name] if c not in (reader.fieldnames or [])]
             if missing:
                 raise ResultsError(f"{path}: missing column(s) {', '.join(map(repr, missing))}")
-            yield from reader
+            for row in reader:  # undo the writer's spreadsheet-formula guard
+                yield {k: unneutralize(v) if isinstance(v, str) else v for k, v in row.items()}
     except FileNotFoundError:
         raise ResultsError(f"{path}: missing; an aggregate output folder holds every file its "
                            f"{MANIFEST} lists") from None

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from geobench.csvsafe import neutralize
+
 
 @dataclass(frozen=True)
 class Column:
@@ -72,8 +74,8 @@ class Table:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(self.fields)
-        for row in self.rows:
-            writer.writerow([csv_value(row.get(k)) for k in self.fields])
+        for row in self.rows:  # text safe to open in a spreadsheet (no formula injection)
+            writer.writerow([neutralize(csv_value(row.get(k))) for k in self.fields])
         return buf.getvalue()
 
     def to_json(self) -> str:

@@ -22,30 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from geobench.errors import ResultsError
+from geobench.published import PUBLISHED_MODELS
 
-# Display names and parameter counts of the backbones in the published GEO-Bench-2 results.
-# Facts taken from the GEO-Bench-2 leaderboard's model_info.json
-# (The-AI-Alliance/GEO-Bench-2-Leaderboard, utils/model_info.json, commit 1659ccf, Apache-2.0).
-KNOWN_MODELS: dict[str, tuple[str, str]] = {
-    "resnet50": ("Resnet50-ImageNet", "25M"),
-    "convnext_large_fb_in22k": ("ConvNext-Large-ImageNet", "230M"),
-    "convnext_xlarge_fb_in22k": ("ConvNext-XLarge-ImageNet", "390M"),
-    "dinov3_vitl16": ("DinoV3-ViT-L-SAT", "300M"),
-    "dinov3_convnext_large": ("DinoV3-ConvNext-Large-WEB", "230M"),
-    "ssl4eos12_resnet50_sentinel2_all_decur": ("Resnet50-DeCUR", "25M"),
-    "ssl4eos12_resnet50_sentinel2_all_dino": ("Resnet50-DINO", "25M"),
-    "ssl4eos12_resnet50_sentinel2_all_moco": ("Resnet50-MOCO", "25M"),
-    "dofa_base_patch16_224": ("DOFA-ViT-B", "100M"),
-    "dofa_large_patch16_224": ("DOFA-ViT 300M", "300M"),
-    "clay_v1_base": ("Clay-V1 ViT-B", "100M"),
-    "satlas_swin_b_sentinel2_si_ms": ("Satlas-Swin 100M", "100M"),
-    "satlas_swin_b_naip_si_rgb": ("Satlas-SwinB-Naip", "100M"),
-    "satlas_resnet50_sentinel2_si_ms_satlas": ("Satlas-Resnet50", "25M"),
-    "prithvi_eo_v2_300_tl": ("Prithvi-EO-V2 300M TL", "300M"),
-    "prithvi_eo_v2_600_tl": ("Prithvi-EO-V2 600M TL", "600M"),
-    "terramind_v1_base": ("TerraMind-V1-Base", "100M"),
-    "terramind_v1_large": ("TerraMind-V1-Large", "300M"),
-}
+# Display names and sizes of the backbones in the published GEO-Bench-2 results.
+KNOWN_MODELS: dict[str, tuple[str, str]] = PUBLISHED_MODELS
 
 _SIZE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMbBgG]?)\s*$")
 _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9}

@@ -47,7 +47,7 @@ _VIT_B_4 = (2, 5, 8, 11)
 
 SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
-        key="resnet50", family="timm", display_name="Resnet50-ImageNet", library="timm",
+        key="resnet50", family="timm", library="timm",
         architecture="resnet50.a1_in1k", input_bands={OPTICAL: bs.RGB}, patch_size=None,
         default_image_size=224, out_indices=(1, 2, 3, 4), wavelength_aware=False,
         multi_modal=False, task_types=ALL_TASKS, license="Apache-2.0 (timm weights)",
@@ -55,21 +55,21 @@ SPECS: tuple[ModelSpec, ...] = (
         normalization={OPTICAL: IMAGENET}, paper="https://arxiv.org/abs/2110.00476",
         notes="timm's default resnet50 weights (ResNet strikes back A1), as terratorch's 'resnet50'."),
     ModelSpec(
-        key="convnext_large_fb_in22k", family="timm", display_name="ConvNext-Large-ImageNet",
+        key="convnext_large_fb_in22k", family="timm",
         library="timm", architecture="convnext_large.fb_in22k", input_bands={OPTICAL: bs.RGB},
         patch_size=None, default_image_size=224, out_indices=(0, 1, 2, 3), wavelength_aware=False,
         multi_modal=False, task_types=ALL_TASKS, license="MIT (facebookresearch/ConvNeXt)",
         weights=_timm("convnext_large.fb_in22k"), backbone_params=196_227_264,
         normalization={OPTICAL: IMAGENET}, paper="https://arxiv.org/abs/2201.03545"),
     ModelSpec(
-        key="convnext_xlarge_fb_in22k", family="timm", display_name="ConvNext-XLarge-ImageNet",
+        key="convnext_xlarge_fb_in22k", family="timm",
         library="timm", architecture="convnext_xlarge.fb_in22k", input_bands={OPTICAL: bs.RGB},
         patch_size=None, default_image_size=224, out_indices=(0, 1, 2, 3), wavelength_aware=False,
         multi_modal=False, task_types=ALL_TASKS, license="MIT (facebookresearch/ConvNeXt)",
         weights=_timm("convnext_xlarge.fb_in22k"), backbone_params=348_143_872,
         normalization={OPTICAL: IMAGENET}, paper="https://arxiv.org/abs/2201.03545"),
     ModelSpec(
-        key="dinov3_vitl16", family="timm", display_name="DinoV3-ViT-L-SAT", library="timm",
+        key="dinov3_vitl16", family="timm", library="timm",
         architecture="vit_large_patch16_dinov3.sat493m", input_bands={OPTICAL: bs.RGB},
         patch_size=16, default_image_size=256, out_indices=_VIT_L_4, wavelength_aware=False,
         multi_modal=False, task_types=ALL_TASKS, license="DINOv3 License (Meta)",
@@ -79,7 +79,7 @@ SPECS: tuple[ModelSpec, ...] = (
         paper="https://arxiv.org/abs/2508.10104",
         notes="ViT-L/16 with 4 register tokens and RoPE, distilled on SAT-493M satellite images."),
     ModelSpec(
-        key="dinov3_convnext_large", family="timm", display_name="DinoV3-ConvNext-Large-WEB",
+        key="dinov3_convnext_large", family="timm",
         library="timm", architecture="convnext_large.dinov3_lvd1689m",
         input_bands={OPTICAL: bs.RGB}, patch_size=None, default_image_size=224,
         out_indices=(0, 1, 2, 3), wavelength_aware=False, multi_modal=False,
@@ -89,7 +89,7 @@ SPECS: tuple[ModelSpec, ...] = (
         notes="ConvNeXt-L distilled from DINOv3 7B on LVD-1689M web images."),
     ModelSpec(
         key="ssl4eos12_resnet50_sentinel2_all_decur", family="torchgeo",
-        display_name="Resnet50-DeCUR", library="torchgeo", architecture="resnet50 (timm), 13 bands",
+        library="torchgeo", architecture="resnet50 (timm), 13 bands",
         input_bands={OPTICAL: bs.S2_L1C_13}, patch_size=None, default_image_size=224,
         out_indices=(1, 2, 3, 4), wavelength_aware=False, multi_modal=False,
         task_types=ALL_TASKS, license="CC-BY-4.0",
@@ -101,7 +101,7 @@ SPECS: tuple[ModelSpec, ...] = (
                                               "Sentinel-2 L1C digital numbers / 10000")},
         paper="https://arxiv.org/abs/2309.05300"),
     ModelSpec(
-        key="dofa_large_patch16_224", family="torchgeo", display_name="DOFA-ViT 300M",
+        key="dofa_large_patch16_224", family="torchgeo",
         library="torchgeo", architecture="dofa_large_patch16_224", input_bands={},
         patch_size=16, default_image_size=224, out_indices=_VIT_L_4, wavelength_aware=True,
         multi_modal=False, task_types=ALL_TASKS, license="CC-BY-4.0",
@@ -110,7 +110,7 @@ SPECS: tuple[ModelSpec, ...] = (
         backbone_params=337_103_360, paper="https://arxiv.org/abs/2403.15356",
         notes="Dynamic patch embedding generated from each band's wavelength (µm); any band set."),
     ModelSpec(
-        key="satlas_swin_b_sentinel2_si_ms", family="torchgeo", display_name="Satlas-Swin 100M",
+        key="satlas_swin_b_sentinel2_si_ms", family="torchgeo",
         library="torchgeo", architecture="swin_v2_b (torchvision), 9 bands",
         input_bands={OPTICAL: bs.SATLAS_S2_MS}, patch_size=None, default_image_size=256,
         out_indices=(0, 1, 2, 3), wavelength_aware=False, multi_modal=False,
@@ -122,7 +122,7 @@ SPECS: tuple[ModelSpec, ...] = (
                                               "TCI R,G,B / 255; B05-B12 digital numbers / 8160")},
         paper="https://arxiv.org/abs/2211.15660"),
     ModelSpec(
-        key="satlas_swin_b_naip_si_rgb", family="torchgeo", display_name="Satlas-SwinB-Naip",
+        key="satlas_swin_b_naip_si_rgb", family="torchgeo",
         library="torchgeo", architecture="swin_v2_b (torchvision), RGB",
         input_bands={OPTICAL: bs.RGB}, patch_size=None, default_image_size=256,
         out_indices=(0, 1, 2, 3), wavelength_aware=False, multi_modal=False,
@@ -133,7 +133,7 @@ SPECS: tuple[ModelSpec, ...] = (
         normalization={OPTICAL: Normalization((0.0,) * 3, (255.0,) * 3, "NAIP 8-bit RGB / 255")},
         paper="https://arxiv.org/abs/2211.15660"),
     ModelSpec(
-        key="prithvi_eo_v2_300_tl", family="terratorch", display_name="Prithvi-EO-V2 300M TL",
+        key="prithvi_eo_v2_300_tl", family="terratorch",
         library="terratorch", architecture="prithvi_eo_v2_300_tl (ViT-L/16, time+location)",
         input_bands={OPTICAL: bs.HLS_6}, patch_size=16, default_image_size=224,
         out_indices=_VIT_L_4, wavelength_aware=False, multi_modal=False, task_types=ALL_TASKS,
@@ -147,7 +147,7 @@ SPECS: tuple[ModelSpec, ...] = (
                                               "HLS surface reflectance x 10000")},
         paper="https://arxiv.org/abs/2412.02732"),
     ModelSpec(
-        key="prithvi_eo_v2_600_tl", family="terratorch", display_name="Prithvi-EO-V2 600M TL",
+        key="prithvi_eo_v2_600_tl", family="terratorch",
         library="terratorch", architecture="prithvi_eo_v2_600_tl (ViT-H/14, time+location)",
         input_bands={OPTICAL: bs.HLS_6}, patch_size=14, default_image_size=224,
         out_indices=(7, 15, 23, 31), wavelength_aware=False, multi_modal=False,
@@ -161,7 +161,7 @@ SPECS: tuple[ModelSpec, ...] = (
                                               "HLS surface reflectance x 10000")},
         paper="https://arxiv.org/abs/2412.02732"),
     ModelSpec(
-        key="terramind_v1_base", family="terratorch", display_name="TerraMind-V1-Base",
+        key="terramind_v1_base", family="terratorch",
         library="terratorch", architecture="terramind_v1_base (ViT-B/16, any-to-any encoder)",
         input_bands={"S2L2A": bs.S2_L2A_12, "S1GRD": bs.S1_GRD, "RGB": bs.RGB}, patch_size=16,
         default_image_size=224, out_indices=_VIT_B_4, wavelength_aware=False, multi_modal=True,
@@ -173,7 +173,7 @@ SPECS: tuple[ModelSpec, ...] = (
         notes="S2 and S1 are separate token sets; their tokens are averaged per patch position. "
               "The RGB tokenizer takes red, green, blue when a protocol rule asks for it."),
     ModelSpec(
-        key="terramind_v1_large", family="terratorch", display_name="TerraMind-V1-Large",
+        key="terramind_v1_large", family="terratorch",
         library="terratorch", architecture="terramind_v1_large (ViT-L/16, any-to-any encoder)",
         input_bands={"S2L2A": bs.S2_L2A_12, "S1GRD": bs.S1_GRD, "RGB": bs.RGB}, patch_size=16,
         default_image_size=224, out_indices=_VIT_L_4, wavelength_aware=False, multi_modal=True,
@@ -185,7 +185,7 @@ SPECS: tuple[ModelSpec, ...] = (
         notes="S2 and S1 are separate token sets; their tokens are averaged per patch position. "
               "The RGB tokenizer takes red, green, blue when a protocol rule asks for it."),
     ModelSpec(
-        key="clay_v1_base", family="terratorch", display_name="Clay-V1 ViT-B",
+        key="clay_v1_base", family="terratorch",
         library="terratorch", architecture="clay_v1_base (ViT-B/8, dynamic wavelength embedding)",
         input_bands={}, patch_size=8, default_image_size=256, out_indices=_VIT_B_4,
         wavelength_aware=True, multi_modal=False, task_types=ALL_TASKS, license="Apache-2.0",
@@ -194,7 +194,8 @@ SPECS: tuple[ModelSpec, ...] = (
         backbone_params=92_102_144, paper="https://clay-foundation.github.io/model/",
         notes="Time, lat/lon are zeros and GSD 1.0, terratorch's defaults when none are given."),
     ModelSpec(
-        key="smoke", family="smoke", display_name="Smoke ResNet (tiny)", library="timm (geobench)",
+        key="smoke", family="smoke", library="timm (geobench)",
+        own_display_name="Smoke ResNet (tiny)",
         architecture="timm ResNet, BasicBlock x (1,1,1,1), widths 16-128", input_bands={},
         patch_size=None, default_image_size=32, out_indices=(1, 2, 3, 4), wavelength_aware=False,
         multi_modal=False, task_types=ALL_TASKS, license="Apache-2.0", weights=None,

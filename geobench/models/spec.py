@@ -77,7 +77,6 @@ class ModelSpec:
 
     key: str
     family: str  # the geobench.models.<family>_family module that builds it
-    display_name: str
     library: str  # "timm", "torchgeo", "terratorch", "timm (geobench)"
     architecture: str
     input_bands: dict[str, tuple[BandSpec, ...]]
@@ -94,6 +93,15 @@ class ModelSpec:
     adapts_to_dataset_bands: bool = False
     paper: str = ""
     notes: str = ""
+    own_display_name: str = ""  # models not on the published leaderboard; the others' come from it
+
+    @property
+    def display_name(self) -> str:
+        """The published leaderboard's name of the model (geobench.published), else its own."""
+        from geobench.published import PUBLISHED_MODELS
+
+        published = PUBLISHED_MODELS.get(self.key)
+        return published[0] if published else (self.own_display_name or self.key)
 
     @property
     def is_vit(self) -> bool:

@@ -104,15 +104,10 @@ def test_run_directory_without_seed_runs(tmp_path: Path) -> None:
         load_input(tmp_path / "r")
 
 
-def test_metric_transform_from_manifest_and_fallback(monkeypatch: pytest.MonkeyPatch,
-                                                     tmp_path: Path) -> None:
+def test_metric_transform_from_the_manifests() -> None:
     assert inputs.metric_transform("biomassters") == ("RMSE", SCALE)
     assert inputs.metric_transform("benv2") is None
-    from geobench import paths
-
-    monkeypatch.setattr(paths, "MANIFEST_DIR", tmp_path)  # no manifests: the module's constant
-    assert inputs.metric_transform("biomassters") == ("RMSE", SCALE)
-    assert inputs.metric_transform("benv2") is None
+    assert inputs.metric_transform("not_a_dataset") is None
     rows = pd.DataFrame({"dataset": ["biomassters", "benv2"], "Metric": ["RMSE", "F1"],
                          "test metric": [0.2, 0.7]})
     out = to_leaderboard_scale(rows)

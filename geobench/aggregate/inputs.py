@@ -18,7 +18,7 @@ is rescaled on load by default. Rows that hold the *raw* metric (another tool's 
 loaded with ``raw_metrics=True`` (``--raw-metrics``), which applies :func:`to_leaderboard_scale`.
 A leaderboard-scale ``1 − RMSE × s`` can never exceed 1, so a BioMassters value above 1 is
 rejected as a raw RMSE. The scale comes from the dataset manifest's ``metric_transform`` when a
-manifest exists, else from :data:`FALLBACK_TRANSFORMS`.
+manifest exists (the manifests are the one place it is written).
 """
 
 from __future__ import annotations
@@ -39,9 +39,6 @@ INFO_NAME = "additional_info.json"
 GEOBENCH_INFO_NAME = "geobench.json"
 REQUIRED_COLUMNS: tuple[str, ...] = ("dataset", "Metric", "test metric", "Seed", "backbone",
                                      "frozen_or_full_ft")
-BIOMASSTERS_RMSE_SCALE = 0.2537951171398163  # official constant (BIOMASSTERS_STD)
-# dataset -> (raw metric name, scale): score = 1 - raw * scale. Used when no manifest says it.
-FALLBACK_TRANSFORMS: dict[str, tuple[str, float]] = {"biomassters": ("RMSE", BIOMASSTERS_RMSE_SCALE)}
 
 
 @dataclass
@@ -63,7 +60,7 @@ def metric_transform(dataset: str) -> tuple[str, float] | None:
     try:
         m = load_manifest(dataset)
     except UnknownNameError:
-        return FALLBACK_TRANSFORMS.get(dataset)
+        return None  # not a benchmark dataset: its score is the metric as given
     t = m.metric_transform
     if t is None:
         return None

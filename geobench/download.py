@@ -7,14 +7,18 @@ against the manifest; where the manifest has no sha256 yet, the hub's LFS sha256
 present and verified are skipped. Offline or unreachable: one error naming the repository and the
 manual alternative (put the files in ``DIR/raw/<ds>/``).
 
+Nothing is ever destroyed: a file is fetched to ``<name>.download`` and verified before it replaces
+anything. A file already in place whose sha256 differs from the expected one (a hand-placed file,
+a damaged copy) stays where it is until a verified copy has been downloaded; it is then renamed to
+``<name>.mismatch-<first 12 hex digits of its sha256>`` beside it, with a message saying so. If the
+hub is unreachable or the download is corrupted, the file is left untouched.
+
 ``hub=file:///PATH`` reads from a local mirror laid out as ``PATH/<repo>/<file>`` (tests, air-gapped
 clusters); the default is the Hugging Face hub (``HF_ENDPOINT`` is honoured).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -23,12 +27,13 @@ from pathlib import Path
 from typing import Protocol
 
 from geobench import paths
-from geobench.errors import ChecksumError, DownloadError
-from geobench.fileio import atomic_output, atomic_write_text
+from geobench.errors import ChecksumError, DownloadError, GeoBenchError
+from geobench.fileio import atomic_output, sweep_stale_temps
+from geobench.integrity import CHUNK, LOCK_FILE, DigestCache, read_lock, sha256_file, write_lock
 from geobench.manifest import DatasetManifest, HubFile, load_manifest
 
-LOCK_FILE = "geobench.lock.json"
-CHUNK = 8 << 20
+__all__ = ["LOCK_FILE", "HuggingFaceHub", "LocalHub", "RemoteFile", "download_dataset", "main",
+           "make_hub", "sha256_file"]
 
 
 @dataclass(frozen=True)
@@ -44,14 +49,6 @@ class Hub(Protocol):
 
     def fetch(self, repo: str, filename: str, revision: str, dest: Path) -> None:
         """Download to ``dest`` (resuming a partial download if the hub supports it)."""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class HuggingFaceHub:
@@ -130,49 +127,86 @@ def make_hub(spec: str | None) -> Hub:
     raise DownloadError(f"hub={spec!r}: expected 'huggingface' or file:///PATH")
 
 
-def _read_lock(raw: Path) -> dict[str, str]:
-    lock = raw / LOCK_FILE
-    if not lock.exists():
-        return {}
-    try:
-        return dict(json.loads(lock.read_text())["sha256"])
-    except (ValueError, KeyError, TypeError):
-        raise ChecksumError(f"{lock}: unreadable lock file; delete it to record the hub's checksums again") from None
-
-
-def _write_lock(raw: Path, repo: str, sums: dict[str, str]) -> None:
-    atomic_write_text(raw / LOCK_FILE, json.dumps({"repo": repo, "sha256": sums}, indent=1, sort_keys=True))
-
-
 def download_dataset(dataset: str | DatasetManifest, data_root: str | Path, *, hub: Hub | None = None,
                      verify: bool = True) -> list[Path]:
-    """Download (or verify) every hub file of a dataset. Returns the local paths."""
+    """Download (or verify) every hub file of a dataset. Returns the local paths.
+
+    Raises:
+        DownloadError: the hub is unreachable or lacks a file (files in place are left as they are).
+        ChecksumError: the download was corrupted, or the hub's file differs from the manifest.
+    """
     m = dataset if isinstance(dataset, DatasetManifest) else load_manifest(dataset)
     hub = hub or HuggingFaceHub()
     raw = paths.raw_dir(data_root, m.hub.repo.rsplit("/", 1)[-1])  # pastis_r shares pastis's files
     raw.mkdir(parents=True, exist_ok=True)
-    lock = _read_lock(raw)
+    sweep_stale_temps(raw)
+    lock, cache = read_lock(raw), DigestCache(raw)  # digests are kept for prepare's check
     out = []
-    for f in m.hub.files:
-        out.append(_download_file(m, f, raw, hub, lock, verify))
+    try:
+        for f in m.hub.files:
+            out.append(_download_file(m, f, raw, hub, lock, cache, verify))
+    finally:
+        cache.save()
     return out
 
 
-def _download_file(m: DatasetManifest, f: HubFile, raw: Path, hub: Hub, lock: dict[str, str], verify: bool) -> Path:
+def _expected(m: DatasetManifest, f: HubFile, raw: Path, lock: dict[str, str]) -> tuple[str | None, str]:
+    """The sha256 a file must have and where it comes from (for messages)."""
+    if f.sha256:
+        return f.sha256, f"the manifest's sha256 (datasets_manifest/{m.name}.yaml)"
+    if f.name in lock:
+        return lock[f.name], f"the sha256 recorded in {raw / LOCK_FILE} at the first download"
+    return None, "the hub's sha256"
+
+
+def _record(m: DatasetManifest, f: HubFile, raw: Path, lock: dict[str, str], digest: str | None) -> None:
+    """Pin the hub's sha256 in the lock file where the manifest has none."""
+    if digest is not None and not f.sha256 and lock.get(f.name) != digest:
+        lock[f.name] = digest
+        write_lock(raw, m.hub.repo, lock)
+
+
+def _download_file(m: DatasetManifest, f: HubFile, raw: Path, hub: Hub, lock: dict[str, str],
+                   cache: DigestCache, verify: bool) -> Path:
     dest = raw / f.name
-    expected = f.sha256 or lock.get(f.name)
+    expected, source = _expected(m, f, raw, lock)
+    kept = None  # sha256 of a file in place that differs: kept until a verified copy exists
     if dest.exists():
         if not verify:
             return dest
         if expected is None:
             expected = hub.info(m.hub.repo, f.name, m.hub.revision).sha256
-        if expected is None or sha256_file(dest) == expected:
-            if expected and f.name not in lock and not f.sha256:
-                lock[f.name] = expected
-                _write_lock(raw, m.hub.repo, lock)
+        got = cache.digest(dest)
+        if expected is None or got == expected:
+            _record(m, f, raw, lock, expected)
             return dest
-        print(f"{dest}: checksum mismatch, downloading again", file=sys.stderr)
-        dest.unlink()
+        kept = got
+        print(f"{dest}: {source} {expected} differs from your file's {got}; your file stays in place "
+              "until a verified copy is downloaded", file=sys.stderr)
+    try:
+        tmp, expected, digest = _fetch_verified(m, f, raw, hub, expected, verify)
+    except GeoBenchError as exc:
+        if kept is not None:
+            exc.args = (f"{exc}; your file {dest} was left as it was",)
+        raise
+    if kept is not None:
+        aside = dest.with_name(f"{dest.name}.mismatch-{kept[:12]}")
+        os.replace(dest, aside)
+        print(f"{dest}: your file (sha256 {kept}, which differs from {source}) is kept as {aside}; "
+              "the verified download is in its place (delete the kept file when you no longer need it)",
+              file=sys.stderr)
+    with atomic_output(dest) as placed:  # the verified download, fsynced, then renamed into place
+        os.replace(tmp, placed)
+    if digest is not None:
+        cache.record(dest, digest)
+    _record(m, f, raw, lock, expected)
+    return dest
+
+
+def _fetch_verified(m: DatasetManifest, f: HubFile, raw: Path, hub: Hub, expected: str | None,
+                    verify: bool) -> tuple[Path, str | None, str | None]:
+    """Fetch ``f`` to ``raw/<name>.download`` and check it; returns it, its expected sha256 and its
+    sha256 (None when not checked)."""
     remote = hub.info(m.hub.repo, f.name, m.hub.revision)
     if expected is None:
         expected = remote.sha256
@@ -182,18 +216,15 @@ def _download_file(m: DatasetManifest, f: HubFile, raw: Path, hub: Hub, lock: di
                             "check the release and update the manifest")
     tmp = raw / (f.name + ".download")
     hub.fetch(m.hub.repo, f.name, m.hub.revision, tmp)
+    got = None
     if verify and expected is not None:
         got = sha256_file(tmp)
         if got != expected:
             tmp.unlink(missing_ok=True)
-            raise ChecksumError(f"{dest}: sha256 {got} does not match the expected {expected}; "
-                                "the download was corrupted — run the command again")
-    with atomic_output(dest) as placed:  # the verified download, fsynced, then renamed into place
-        os.replace(tmp, placed)
-    if expected is not None and not f.sha256 and lock.get(f.name) != expected:
-        lock[f.name] = expected
-        _write_lock(raw, m.hub.repo, lock)
-    return dest
+            raise ChecksumError(f"{raw / f.name}: the downloaded file's sha256 {got} does not match the "
+                                f"expected {expected}: the download was corrupted (nothing was replaced) "
+                                "— run the command again")
+    return tmp, expected, got
 
 
 ALLOWED = {

@@ -76,3 +76,8 @@ class NormalizerError(GeoBenchError):
 
 class UnwritableError(GeoBenchError, PermissionError):
     """A file cannot be written because its folder is not writable (also a ``PermissionError``)."""
+
+
+class DiskFullError(GeoBenchError, OSError):
+    """A file cannot be written because its disk is full or over quota (also an ``OSError``,
+    errno ``ENOSPC``/``EDQUOT``); the message names the file and its folder."""

@@ -1,9 +1,12 @@
 """``python -m geobench.prepare dataset=<ds> data_root=DIR``: official tortillas -> prepared HDF5.
 
 Reads ``DIR/raw/<ds>/*.tortilla`` once and writes ``DIR/prepared/<ds>/{train,validation,test}.h5``
-and ``stats.json`` (format: :mod:`geobench.prepared`). Atomic (every output is written to a temp
-file and renamed only once all splits succeeded), idempotent (outputs whose recorded source matches
-the raw files are skipped), streaming (one sample in memory per decode worker).
+and ``stats.json`` (format: :mod:`geobench.prepared`). Verified (every raw file's sha256 is checked
+against the manifest or the download lock file, see :mod:`geobench.integrity`; ``verify=false``
+prepares a mismatching file anyway and records it), atomic (every output is written to a temp file
+and renamed only once all splits succeeded; a full disk is one error and leaves the old outputs),
+idempotent (outputs whose recorded source matches the raw files are skipped), streaming (one sample
+in memory per decode worker).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from geobench import paths
 from geobench.bandstats import BandStats
 from geobench.datasets.base import RAGGED_TARGETS, DatasetAdapter, DecodedSample, get_adapter
 from geobench.errors import CorruptFileError, DatasetNotFoundError
-from geobench.fileio import atomic_outputs
+from geobench.fileio import atomic_outputs, guarded_file, sweep_stale_temps
+from geobench.integrity import check_raw_files
 from geobench.prepared import FORMAT_VERSION, STATS_FILE
 
 T = TypeVar("T")
@@ -48,12 +52,19 @@ def raw_files(adapter: DatasetAdapter, data_root: str | Path) -> list[Path]:
     return found
 
 
-def source_signature(files: Sequence[Path], adapter: DatasetAdapter) -> str:
-    entries = []
-    for f in files:
-        st = f.stat()
-        entries.append({"name": f.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
-    return json.dumps({"files": entries, "adapter": f"{adapter.name}:{adapter.version}",
+def source_signature(files: Sequence[Path], adapter: DatasetAdapter, *, verify: bool = True,
+                     checks: list[dict[str, Any]] | None = None) -> str:
+    """What the prepared files are made of: each raw file's name, size, sha256 and how it was
+    verified (``checks`` of :func:`geobench.integrity.check_raw_files`, computed when not given),
+    the adapter version and the format.
+
+    Raises:
+        ChecksumError: a raw file's sha256 differs from the manifest's and the lock file's (and
+            ``verify`` is true).
+    """
+    if checks is None:
+        checks = check_raw_files(files, adapter.manifest, dataset=adapter.name, verify=verify)
+    return json.dumps({"files": checks, "adapter": f"{adapter.name}:{adapter.version}",
                        "format": FORMAT_VERSION}, sort_keys=True)
 
 
@@ -92,8 +103,8 @@ def ordered_parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int,
 class _SplitWriter:
     """Writes one split's HDF5 file, creating datasets from the first sample's shapes."""
 
-    def __init__(self, h5: Any, adapter: DatasetAdapter, n: int, compression: str | None) -> None:
-        self.h5, self.adapter, self.n = h5, adapter, n
+    def __init__(self, h5: Any, adapter: DatasetAdapter, n: int, compression: str | None, path: str) -> None:
+        self.h5, self.adapter, self.n, self.path = h5, adapter, n, path
         self.m = adapter.manifest
         self.compression = compression
         self.canvas: tuple[int, int] | None = None
@@ -143,7 +154,7 @@ class _SplitWriter:
             self._create("targets", name, shape, arr.dtype)
 
     def _path(self) -> str:
-        return str(self.h5.filename)
+        return self.path
 
     def write(self, i: int, sid: str, d: DecodedSample) -> None:
         if self.canvas is None:
@@ -248,47 +259,56 @@ def _write_split(path: Path, adapter: Any, tortilla: Any, split: str, samples: l
     dataset = adapter.name
 
     def decode(s: Any) -> tuple[Any, DecodedSample]:
-        return s, adapter.decode(tortilla, s)
+        return s, adapter.decode_checked(tortilla, s)
 
-    with h5py.File(path, "w") as h5:
+    # through a WriteGuard: a failed write (full disk) is raised by geobench, not seen by HDF5
+    with guarded_file(path) as fh, h5py.File(fh, "w") as h5:
         h5.attrs.update({"geobench_format": FORMAT_VERSION, "dataset": dataset, "split": split,
                          "task": adapter.manifest.task, "num_samples": len(samples), "source": signature})
         h5.create_dataset("sample_ids", data=np.array([s.id for s in samples], dtype=object),
                           dtype=h5py.string_dtype("utf-8"))
-        writer = _SplitWriter(h5, adapter, len(samples), compression)
-        bar = tqdm(total=len(samples), desc=f"{dataset}/{split}", unit="sample", disable=not progress,
-                   file=sys.stderr)
-        for i, (s, d) in enumerate(ordered_parallel_map(decode, samples, workers)):
-            writer.write(i, s.id, d)
-            for name, arr in d.inputs.items():
-                if stats is not None and name in stats:
-                    stats[name].update(_stats_pixels(d, name, np.asarray(arr), adapter.nodata.get(name)))
-            bar.update()
-        bar.close()
+        writer = _SplitWriter(h5, adapter, len(samples), compression, str(path))
+        with tqdm(total=len(samples), desc=f"{dataset}/{split}", unit="sample", disable=not progress,
+                  file=sys.stderr) as bar:  # closed (its line ended) before an error is printed
+            for i, (s, d) in enumerate(ordered_parallel_map(decode, samples, workers)):
+                writer.write(i, s.id, d)
+                fh.check()
+                for name, arr in d.inputs.items():
+                    if stats is not None and name in stats:
+                        stats[name].update(_stats_pixels(d, name, np.asarray(arr), adapter.nodata.get(name)))
+                bar.update()
         writer.finish()
 
 
 def prepare_dataset(dataset: str, data_root: str | Path, *, force: bool = False,
                     compression: str | None = None, workers: int | None = None,
-                    progress: bool = True) -> list[Path]:
-    """Prepare one dataset; returns the written (or up-to-date) split files."""
+                    progress: bool = True, verify: bool = True) -> list[Path]:
+    """Prepare one dataset; returns the written (or up-to-date) split files.
+
+    Raises:
+        ChecksumError: a raw file's sha256 differs from the manifest and the lock file (unless
+            ``verify`` is false: then it is prepared anyway and recorded in ``source``).
+        CorruptFileError: a raw file cannot be read or a sample cannot be decoded.
+        UnwritableError, DiskFullError: the outputs cannot be written (old outputs are kept).
+    """
     from geobench.tortilla.reader import Tortilla
 
     adapter = get_adapter(dataset)
     files = raw_files(adapter, data_root)
-    signature = source_signature(files, adapter)
     out_dir = paths.prepared_dir(data_root, dataset)
+    for folder in (out_dir, files[0].parent):  # temp files of killed writers
+        sweep_stale_temps(folder)
+    signature = source_signature(files, adapter, verify=verify)
     outputs = [out_dir / f"{s}.h5" for s in paths.SPLITS]
     if not force and is_up_to_date(out_dir, signature):
         print(f"{dataset}: prepared files are up to date in {out_dir} (force=true to rebuild)", file=sys.stderr)
         return outputs
-    tortilla = Tortilla(files)
+    tortilla = Tortilla(files, dataset=adapter.name)
     splits = {s: tortilla.split(s) for s in paths.SPLITS}
     for s, samples in splits.items():
         if not samples:
             raise CorruptFileError(files[0], f"no samples in split {s!r}",
                                    "the file is incomplete; delete it and download it again")
-    out_dir.mkdir(parents=True, exist_ok=True)
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     stats: dict[str, BandStats] = {m.name: BandStats(list(m.band_names)) for m in adapter.manifest.modalities}
     # every split and stats.json are complete before any of them replaces the old files
@@ -310,6 +330,8 @@ ALLOWED = {
     "data_root": "data folder holding raw/<ds>/ (default $GEOBENCH_DATA_ROOT or ./data)",
     "synthetic": "true: first write synthetic tortilla files in the official layout into raw/<ds>/",
     "force": "true: rebuild even if the prepared files are up to date",
+    "verify": "true (default): refuse raw files whose sha256 differs from the manifest / lock file; "
+              "false: prepare them anyway (recorded in the prepared files)",
     "compression": "HDF5 compression of the arrays: none (default: fastest to load), lzf or gzip",
     "workers": "decode threads (default min(4, cores))",
     "seed": "seed of the synthetic data (default 0)",
@@ -336,13 +358,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"compression={compression!r}: expected lzf, gzip or none")
         synthetic = parse_bool(args.get("synthetic", "true" if cap is not None and cap.synthetic else "false"), "synthetic")
         force = parse_bool(args.get("force", "false"), "force")
+        verify = parse_bool(args.get("verify", "true"), "verify")
         workers = int(args["workers"]) if "workers" in args else None
         for ds in datasets:
             if synthetic:
                 from geobench.synthetic import write_synthetic
 
                 write_synthetic(ds, data_root, capability=cap, seed=int(args.get("seed", 0)))
-            outs = prepare_dataset(ds, data_root, force=force, workers=workers,
+            outs = prepare_dataset(ds, data_root, force=force, workers=workers, verify=verify,
                                    compression=None if compression == "none" else compression)
             print(f"{ds}: {', '.join(str(o) for o in outs)}")
         return 0

@@ -3,9 +3,11 @@ and no temporary file outlives a failed (or interrupted) write."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
+import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from geobench import fileio
-from geobench.errors import GeoBenchError, UnwritableError
+from geobench.errors import DiskFullError, GeoBenchError, UnwritableError
 from geobench.fileio import (
     atomic_directory,
     atomic_output,
@@ -271,3 +273,108 @@ def test_sweeper_glob_matches_every_temporary_name() -> None:
         with atomic_output(results / "r1.json") as one, atomic_outputs([results / "r2.json"]) as two, \
                 atomic_directory(results / "r3") as three:
             assert set(results.glob(".*.tmp")) == {one, two[0], three.parent}
+
+
+# ------------------------------------------------------------------------------------------------
+# temporary files name their writer; stale ones of dead writers are swept
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()  # reaped: os.kill(pid, 0) now fails
+    return proc.pid
+
+
+def test_temp_names_carry_the_writers_pid_and_host(tmp_path: Path) -> None:
+    me = f"{os.getpid()}-{fileio.host_tag()}"
+    with atomic_output(tmp_path / "abc.json", suffix=".h5") as one, atomic_directory(tmp_path / "d") as d:
+        assert re.fullmatch(rf"\.abc\.json\.{me}\.[a-z0-9_]{{8}}\.h5\.tmp", one.name)
+        assert re.fullmatch(rf"\.d\.{me}\.[a-z0-9_]{{8}}\.tmp", d.parent.name)
+        assert fileio.temp_writer(one.name) == fileio.temp_writer(d.parent.name) == (os.getpid(), fileio.host_tag())
+    assert fileio.temp_writer(".abc.json.k2j3h4g5.tmp") is None  # an older geobench's: writer unknown
+    assert fileio.temp_writer("abc.json") is None
+
+
+def test_sweep_removes_dead_writers_temps_only(tmp_path: Path) -> None:
+    here, dead = fileio.host_tag(), _dead_pid()
+    alive = subprocess.Popen(["sleep", "60"])
+    try:
+        stale_file = tmp_path / f".train.h5.{dead}-{here}.abcd1234.tmp"
+        stale_dir = tmp_path / f".sub.{dead}-{here}.abcd1234.tmp"
+        (stale_dir / "sub").mkdir(parents=True)
+        (stale_dir / "sub" / "x.csv").write_text("partial")
+        kept = [tmp_path / f".a.json.{alive.pid}-{here}.abcd1234.tmp",  # a live writer
+                tmp_path / f".b.json.{os.getpid()}-{here}.abcd1234.tmp",  # this process
+                tmp_path / f".c.json.{dead}-{'0' * 6 if here != '000000' else '111111'}.abcd1234.tmp",  # other host
+                tmp_path / ".d.json.abcd1234.tmp",  # no pid in the name
+                tmp_path / "train.h5", tmp_path / ".hidden"]
+        for p in [stale_file, *kept]:
+            p.write_text("x")
+        assert sorted(fileio.sweep_stale_temps(tmp_path)) == sorted([stale_file, stale_dir])
+        assert all(p.exists() for p in kept) and not stale_file.exists() and not stale_dir.exists()
+    finally:
+        alive.kill()
+        alive.wait()
+    assert fileio.sweep_stale_temps(tmp_path / "missing") == []
+
+
+def test_pid_alive() -> None:
+    assert fileio.pid_alive(os.getpid()) and fileio.pid_alive(1)
+    assert not fileio.pid_alive(_dead_pid()) and not fileio.pid_alive(0)
+
+
+# ------------------------------------------------------------------------------------------------
+# a full disk: one DiskFullError, nothing replaced, no temporary file
+
+
+def _enospc() -> OSError:
+    return OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_full_disk_in_atomic_output_is_one_error(tmp_path: Path) -> None:
+    target = tmp_path / "stats.json"
+    target.write_text("old")
+    with pytest.raises(DiskFullError) as ei, atomic_output(target) as tmp:
+        tmp.write_text("new, half")
+        raise _enospc()
+    assert str(ei.value).startswith(f"cannot write {target}: the disk holding {tmp_path} is full "
+                                    "(No space left on device, ")
+    assert ei.value.errno == errno.ENOSPC and isinstance(ei.value, OSError) and isinstance(ei.value, GeoBenchError)
+    assert isinstance(ei.value.__cause__, OSError)
+    assert target.read_text() == "old" and _leftovers(tmp_path) == []
+
+
+def test_full_disk_in_atomic_outputs_and_directory(tmp_path: Path) -> None:
+    targets = [tmp_path / "train.h5", tmp_path / "test.h5"]
+    with pytest.raises(DiskFullError, match=r"cannot write .*train\.h5 \(and 1 more\): the disk holding"):
+        with atomic_outputs(targets) as temps:
+            temps[0].write_text("x")
+            raise OSError(None, "Can't write data (file write failed: errno = 28, error message = "
+                          "'No space left on device')")  # as HDF5 words it: no errno attribute
+    with pytest.raises(DiskFullError, match=r"cannot write .*/sub: the disk holding"):
+        with atomic_directory(tmp_path / "sub") as folder:
+            (folder / "a").write_text("x")
+            raise OSError(errno.EDQUOT, "Disk quota exceeded")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_guarded_file_records_the_first_write_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A library writing through the guard never sees the failure; the caller gets it on exit."""
+    calls = []
+
+    def full(self: fileio.WriteGuard, view: memoryview) -> None:
+        calls.append(len(view))
+        raise _enospc()
+
+    with fileio.guarded_file(tmp_path / "ok.bin") as fh:
+        assert fh.write(b"abc") == 3
+    assert (tmp_path / "ok.bin").read_bytes() == b"abc"
+    monkeypatch.setattr(fileio.WriteGuard, "_write_all", full)
+    with pytest.raises(OSError) as ei, fileio.guarded_file(tmp_path / "x.bin") as fh:
+        assert fh.write(b"abcd") == 4 and fh.write(memoryview(b"ef")) == 2  # reported as written
+        assert fh.truncate(10) == 10
+    assert ei.value.errno == errno.ENOSPC and calls == [4]  # only the first write was tried
+    with pytest.raises(OSError) as ei, fileio.guarded_file(tmp_path / "y.bin") as fh:
+        fh.write(b"abcd")
+        raise ValueError("what the failed write led to")
+    assert ei.value.errno == errno.ENOSPC and isinstance(ei.value.__cause__, ValueError)

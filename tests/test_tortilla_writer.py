@@ -241,3 +241,16 @@ def test_geotiff_bytes_georeferencing_and_dtypes() -> None:
                 np.zeros((2, 2, 2, 2), np.uint8)):
         with pytest.raises(ValueError):
             geotiff_bytes(bad)
+
+
+def test_write_into_a_callers_temporary_file(tmp_path: Path) -> None:
+    """``atomic=False`` writes the given path itself (a temp of ``atomic_outputs``): no temp of its own."""
+    from geobench.fileio import atomic_outputs
+
+    samples = _make_samples(seed=6, n=2)
+    targets = [tmp_path / "a.0000.part.tortilla", tmp_path / "a.0001.part.tortilla"]
+    with atomic_outputs(targets) as temps:
+        for tmp, s in zip(temps, samples, strict=True):
+            assert write_tortilla(tmp, _specs([s]), atomic=False) == tmp
+        assert sorted(tmp_path.iterdir()) == sorted(temps)  # only the caller's temporary files
+    assert [s.id for s in Tortilla(targets).samples] == [s["id"] for s in samples]

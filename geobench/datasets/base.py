@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from geobench.errors import CorruptFileError, UnknownNameError
+from geobench.errors import CorruptFileError, GeoBenchError, UnknownNameError
 from geobench.manifest import DATASETS, DatasetManifest, load_manifest
 
 if TYPE_CHECKING:
@@ -64,6 +64,25 @@ class DatasetAdapter(ABC):
     @abstractmethod
     def decode(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
         """Read one sample of an official (or synthetic) file into arrays."""
+
+    def decode_checked(self, tortilla: Tortilla, sample: SampleRef) -> DecodedSample:
+        """:meth:`decode`, with every decoder failure as one :class:`CorruptFileError`.
+
+        A damaged asset can make GDAL, HDF5 (e.g. a gzip filter failure on a flipped bit) or the
+        adapter's array code raise anything; this names the file, the sample and the asset read
+        last: ``<file>: sample <id> (asset <id>): cannot decode it (<error>)``.
+        """
+        try:
+            return self.decode(tortilla, sample)
+        except GeoBenchError:
+            raise
+        except (OSError, ValueError, RuntimeError, KeyError, IndexError, EOFError) as exc:
+            asset = tortilla.last_asset()
+            if asset is not None and asset.sample_id == sample.id and asset.path == sample.path:
+                raise tortilla.decode_error(asset, "cannot decode it", exc) from exc
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+            raise CorruptFileError(sample.path, f"sample {sample.id!r}: cannot decode it ({detail})",
+                                   f"not the {self.name} layout, or a damaged file") from exc
 
     @abstractmethod
     def synthesize(

@@ -44,8 +44,9 @@ def dataset_of(path: Path, dataset: str | None = None) -> str:
 
 def redownload_hint(path: Path, dataset: str | None = None) -> str:
     """What to do about a damaged official file."""
-    return (f"the file is damaged or incomplete: delete it and run "
-            f"`python -m geobench.download dataset={dataset_of(path, dataset)}`")
+    return (f"the file is damaged or incomplete: run `python -m geobench.download "
+            f"dataset={dataset_of(path, dataset)}` to fetch a verified copy (a file that differs "
+            "from the official one is kept beside it as <name>.mismatch-<sha256 prefix>)")
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,7 @@ class Tortilla:
         self._fds: dict[Path, int] = {}
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._local = threading.local()  # the asset each thread read last (for decode errors)
         self._cache: OrderedDict[tuple[Path, int], list[AssetRef]] = OrderedDict()
         self._cache_size = max(0, cache_size)
         self._sizes: dict[Path, int] = {}
@@ -207,12 +208,13 @@ class Tortilla:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(_fds={}, _lock=None, _cache=OrderedDict())
+        state.update(_fds={}, _lock=None, _local=None, _cache=OrderedDict())
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._local = threading.local()
         self._pid = os.getpid()
 
     # ------------------------------------------------------------------------ samples
@@ -308,15 +310,30 @@ class Tortilla:
             self._read_assets(s)
 
     # ------------------------------------------------------------------------ decoding
+    def last_asset(self) -> AssetRef | None:
+        """The asset this thread read (or opened) last: the one a decode error is about."""
+        return getattr(self._local, "asset", None)
+
+    def decode_error(self, asset: AssetRef, what: str, exc: BaseException) -> CorruptFileError:
+        """``<file>: sample <id> (asset <id>): <what> (<the decoder's error, on one line>)``."""
+        detail = f"{type(exc).__name__}: {exc}"
+        cause = exc.__cause__ or exc.__context__  # GDAL's own message ("See previous exception")
+        if cause is not None and str(cause) and str(cause) not in detail:
+            detail += f": {cause}"
+        detail = " ".join(detail.split())
+        return CorruptFileError(asset.path, f"sample {asset.sample_id!r} (asset {asset.id!r}): "
+                                f"{what} ({detail})", self._hint(asset.path))
+
     def read_bytes(self, asset: AssetRef) -> bytes:
         """The asset's raw bytes.
 
         Raises:
             CorruptFileError: the file ends before the asset does.
         """
+        self._local.asset = asset
         data = self._pread(asset.path, asset.offset, asset.length)
         if len(data) != asset.length:
-            raise CorruptFileError(asset.path, f"sample {asset.sample_id!r}, asset {asset.id!r}: "
+            raise CorruptFileError(asset.path, f"sample {asset.sample_id!r} (asset {asset.id!r}): "
                                    f"the file ends inside the asset", self._hint(asset.path))
         return data
 
@@ -330,18 +347,17 @@ class Tortilla:
         if asset.file_format in NON_RASTER_FORMATS:
             raise ValueError(f"asset {asset.id!r} is {asset.file_format}, not a raster")
         import rasterio
-        from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+        from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
+        self._local.asset = asset
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), \
                         rasterio.open(asset.vsi_path()) as ds:
                     return ds.read()
-        except RasterioIOError as exc:
-            raise CorruptFileError(asset.path, f"sample {asset.sample_id!r}, asset {asset.id!r}: "
-                                   f"GDAL cannot decode it ({exc})",
-                                   self._hint(asset.path)) from exc
+        except (RasterioError, OSError, ValueError) as exc:
+            raise self.decode_error(asset, "GDAL cannot decode it", exc) from exc
 
     def read_table(self, asset: AssetRef) -> pa.Table:
         """A parquet / GeoParquet asset as an Arrow table (geometry stays WKB).
@@ -355,9 +371,7 @@ class Tortilla:
             return pq.read_table(pa.BufferReader(self.read_bytes(asset)),
                                  page_checksum_verification=True)
         except (pa.ArrowException, OSError) as exc:
-            raise CorruptFileError(asset.path, f"sample {asset.sample_id!r}, asset {asset.id!r}: "
-                                   f"not a readable parquet table ({exc})",
-                                   self._hint(asset.path)) from exc
+            raise self.decode_error(asset, "not a readable parquet table", exc) from exc
 
     def read_hdf5(self, asset: AssetRef) -> h5py.File:
         """An HDF5 asset opened read-only from memory (close it, or use it in ``with``).
@@ -369,8 +383,6 @@ class Tortilla:
 
         try:
             return h5py.File(io.BytesIO(self.read_bytes(asset)), "r")
-        except OSError as exc:
-            raise CorruptFileError(asset.path, f"sample {asset.sample_id!r}, asset {asset.id!r}: "
-                                   f"not a readable HDF5 file ({exc})",
-                                   self._hint(asset.path)) from exc
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise self.decode_error(asset, "not a readable HDF5 file", exc) from exc
 

@@ -10,6 +10,7 @@ the metadata columns. The result reads with :class:`geobench.tortilla.Tortilla` 
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -193,18 +194,21 @@ def _sample_blob(sample: SampleSpec) -> bytes:
     return b"".join(parts)
 
 
-def write_tortilla(path: Path | str, samples: Iterable[SampleSpec]) -> Path:
+def write_tortilla(path: Path | str, samples: Iterable[SampleSpec], *, atomic: bool = True) -> Path:
     """Write ``samples`` as a tortilla file at ``path`` and return the path.
 
     Samples are consumed one at a time (only one sample's bytes are in memory) and written to a
     temporary file beside ``path``, renamed into place once complete: a failure leaves nothing.
+    ``atomic=False`` writes ``path`` itself (a temporary file of the caller's, e.g. one of
+    :func:`geobench.fileio.atomic_outputs` when several files must appear together).
 
     Raises:
         ValueError: no samples, a repeated or empty id, an empty split, a sample without assets,
             or a reserved (``tortilla:``/``internal:``) metadata key.
     """
     path = Path(path)
-    with atomic_output(path) as tmp:
+    ctx = atomic_output(path) if atomic else contextlib.nullcontext(path)
+    with ctx as tmp:
         with open(tmp, "wb") as out:
             out.write(b"\0" * HEADER_SIZE)
             out.flush()

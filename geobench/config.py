@@ -183,6 +183,7 @@ class RunConfig:
     compile: bool = False           # torch.compile the model
     cpu_threads: int | None = None  # torch threads on a CPU (null: half the cores)
     prepare: bool = True            # write synthetic data / prepare missing datasets first
+    verify: bool = True             # check raw files' sha256 before preparing (false: record the mismatch)
     leaderboard: bool = True        # aggregate and write the leaderboard pages at the end
     progress: str = "auto"          # auto | live | log
     poll_seconds: float = 5.0       # how often an idle worker looks for claimable work

@@ -58,9 +58,10 @@ def _ensure_data(run: RunConfig) -> None:
 
                 download_dataset(ds, run.data_root)
                 files = raw_files(get_adapter(ds), run.data_root)
-            if is_up_to_date(prepared_dir(run.data_root, ds), source_signature(files, get_adapter(ds))):
+            signature = source_signature(files, get_adapter(ds), verify=run.verify)
+            if is_up_to_date(prepared_dir(run.data_root, ds), signature):
                 continue
-        prepare_dataset(ds, run.data_root, progress=sys.stderr.isatty())
+        prepare_dataset(ds, run.data_root, progress=sys.stderr.isatty(), verify=run.verify)
 
 
 def is_up_to_date_any(d: Path) -> bool:

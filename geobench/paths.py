@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MANIFEST_DIR = Path(os.environ.get("GEOBENCH_MANIFEST_DIR", PROJECT_ROOT / "datasets_manifest"))
-CONF_DIR = PROJECT_ROOT / "conf"
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+# The configuration groups and the dataset manifests ship inside the package (an installed wheel
+# has them); the repository's top-level conf/ and datasets_manifest/ point at these folders.
+MANIFEST_DIR = Path(os.environ.get("GEOBENCH_MANIFEST_DIR", PACKAGE_DIR / "datasets_manifest"))
+CONF_DIR = PACKAGE_DIR / "conf"
 SPLITS = ("train", "validation", "test")
 
 

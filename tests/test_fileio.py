@@ -135,30 +135,6 @@ def test_readers_only_ever_see_old_or_new_content(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
-def test_unwritable_folder_raises_one_clear_error(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("running as root: directory permissions do not stop root "
-                    "(test_unwritable_error_naming_the_target covers the error path)")
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    try:
-        for write in (lambda: atomic_write_text(folder / "x.json", "{}"),
-                      lambda: atomic_write_text(folder / "sub" / "x.json", "{}")):
-            with pytest.raises(UnwritableError, match=r"cannot write .*x\.json: its folder .* is not writable") as ei:
-                write()
-            assert isinstance(ei.value, PermissionError) and isinstance(ei.value, GeoBenchError)
-        with pytest.raises(UnwritableError):
-            with atomic_outputs([folder / "a", folder / "b"]):
-                pass  # pragma: no cover
-        with pytest.raises(UnwritableError):
-            with atomic_directory(folder / "d"):
-                pass  # pragma: no cover
-        assert list(folder.iterdir()) == []
-    finally:
-        folder.chmod(0o755)
-
-
 def test_unwritable_error_naming_the_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The error path, runnable as root: the folder refuses new files (EACCES)."""
 

@@ -26,6 +26,9 @@ from geobench.synthetic import write_synthetic
 from geobench.tortilla.reader import Tortilla
 from tests.conftest import REAL_FIXTURES
 
+# the independent reads below open the fixtures' plain (non-georeferenced) rasters with rasterio
+pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+
 
 def _stage_fixture(fixtures_dir: Path, ds: str, root: Path) -> Path:
     """Copy a real fixture into root/raw/<repo>/ under the manifest's first hub file name, as a

@@ -48,6 +48,8 @@ def _aggregate_parser() -> _Parser:
     p.add_argument("--reps", type=int, metavar="N",
                    help="bootstrap resamples (default 10000; official mode 100)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the default mode")
+    p.add_argument("--plot-top", type=int, metavar="K", default=None,
+                   help="the pairwise plots compare the best K entries per capability (default 25)")
     p.add_argument("--ci", type=float, default=0.95, help="interval coverage (default 0.95)")
     p.add_argument("--raw-metrics", action="store_true",
                    help="the inputs' test metric is the raw metric (e.g. BioMassters RMSE): "
@@ -78,7 +80,7 @@ def _run_aggregate(argv: Sequence[str]) -> int:
 
     result = run(args.inputs, args.out, mode=args.mode, normalizer=args.normalizer,
                  reps=args.reps, seed=args.seed, ci=args.ci, unit=args.unit,
-                 raw_metrics=args.raw_metrics)
+                 raw_metrics=args.raw_metrics, plot_top=args.plot_top)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     norm = result.normalizer

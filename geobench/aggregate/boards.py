@@ -38,6 +38,10 @@ MODE_COLUMN = "frozen_or_full_ft"
 MODE_ORDER = ("full_ft", "frozen", "lora")
 PLOT_SEED = 20250101  # fixed: the same inputs give the same plots
 PROFILE_POINTS = 61
+# The pairwise plots (probability of improvement, profiles, ranks) compare the best PLOT_TOP
+# entries of each capability: their cost grows with the square of the entries (a community board
+# of 1,000 rows would need 1,000 x 1,000 x reps bootstrap values); every score stays in the data.
+PLOT_TOP = 25
 Key = tuple[str, str]  # (submission, backbone)
 
 
@@ -138,14 +142,19 @@ def _seed_arrays(cells: dict[tuple[str, str, str], list[tuple[int, float, float]
 
 
 def capability_plots(result: AggregateResult, cap: Capability, reps: int,
-                     cells: dict[tuple[str, str, str], list[tuple[int, float, float]]]
-                     ) -> CapabilityPlots:
-    """Probability of improvement, performance profiles and rank distribution of one capability."""
+                     cells: dict[tuple[str, str, str], list[tuple[int, float, float]]],
+                     top: int = PLOT_TOP) -> CapabilityPlots:
+    """Probability of improvement, performance profiles and rank distribution of the best ``top``
+    entries of one capability (the others are listed as excluded, with the reason)."""
     from geobench.aggregate.stats import performance_profile, poi_matrix, rank_distribution
 
     order = _plot_order(result, cap)
     arrays, excluded = _seed_arrays(cells, order, cap.datasets)
     keys = [k for k in order if k in arrays]
+    for k in keys[top:]:
+        excluded[k] = (f"outside the best {top} of this capability: the pairwise plots compare those "
+                       "(every score is in the data files)")
+    keys = keys[:top]
     if len(keys) < 2:
         return CapabilityPlots(keys, excluded)
     # poi_matrix and rank_distribution key their inputs by name: "submission\0backbone"
@@ -165,7 +174,8 @@ def capability_plots(result: AggregateResult, cap: Capability, reps: int,
 
 def aggregate_boards(submissions: Sequence[Submission], *, mode: str = "default",
                      normalizer: Normalizer | None = None, reps: int | None = None, seed: int = 0,
-                     ci: float = 0.95, unit: str = "seeds", plots: bool = True) -> list[Board]:
+                     ci: float = 0.95, unit: str = "seeds", plots: bool = True,
+                     plot_top: int = PLOT_TOP) -> list[Board]:
     """One :class:`Board` per fine-tuning mode (full_ft, frozen, lora, then others), each scored
     by :func:`~geobench.aggregate.core.aggregate` with the given options, with its plot numbers
     (``plots=False``: none).
@@ -193,7 +203,7 @@ def aggregate_boards(submissions: Sequence[Submission], *, mode: str = "default"
         board = Board(value, part, result)
         if plots and len(result.capabilities) > 1:
             cells = seed_table(result)
-            board.plots = {c.name: capability_plots(result, c, reps, cells)
+            board.plots = {c.name: capability_plots(result, c, reps, cells, plot_top)
                            for c in official_capabilities()}
         boards.append(board)
     return boards

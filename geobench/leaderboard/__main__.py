@@ -48,6 +48,8 @@ def _common(p: argparse.ArgumentParser, default_name: str | None) -> None:
     p.add_argument("--reps", type=int, default=None,
                    help="bootstrap resamples (default 10000; 100 in official mode)")
     p.add_argument("--title", help="heading shown on every page")
+    p.add_argument("--plot-top", type=int, metavar="K", default=None,
+                   help="the pairwise plots compare the best K entries per capability (default 25)")
     p.add_argument("--aggregate-out", type=Path, metavar="DIR",
                    help="keep the aggregate stage's output folder here (default: a temporary "
                         "folder, removed once the pages are written)")
@@ -107,7 +109,7 @@ def _aggregate_and_build(args: argparse.Namespace, inputs: Sequence[Path], out: 
 
     with _aggregate_dir(args) as folder:
         aggregate_stage(inputs, folder, mode=args.mode or "default", normalizer=normalizer,
-                        reps=args.reps)
+                        reps=args.reps, plot_top=args.plot_top)
         return build(folder, out, **render)
 
 

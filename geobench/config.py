@@ -139,10 +139,24 @@ class ProtocolConfig:
 
 @dataclass
 class ModelConfig:
+    """The model: a registry key or alias, ``timm:NAME``/``terratorch:NAME``, an installed entry
+    point's name, or a key of your own with a factory (``_target_``); see the README's "Benchmark
+    your own model"."""
+
     key: str = MISSING
     pretrained: bool = True
     modalities: list[str] | None = None  # null: the protocol's choice
     weights_path: str | None = None
+    # -- models outside the catalogue
+    bands: list[str] | None = None  # input bands: names (B04, red), wavelengths in nm, NAME@NM
+    _target_: str | None = None  # your factory: module:function or module.function
+    kwargs: dict[str, Any] = field(default_factory=dict)  # the factory's / library's keyword arguments
+
+    def __post_init__(self) -> None:
+        if self.bands is not None and not self.bands:
+            raise ConfigError("model.bands=[]: name at least one band, or null for the default")
+        if self._target_ is not None and not self._target_.strip():
+            raise ConfigError("model._target_ is empty: name your factory as module:function")
 
 
 @dataclass
@@ -184,12 +198,15 @@ class RunConfig:
     cpu_threads: int | None = None  # torch threads on a CPU (null: half the cores)
     prepare: bool = True            # write synthetic data / prepare missing datasets first
     verify: bool = True             # check raw files' sha256 before preparing (false: record the mismatch)
+    feature_cache: str = "float32"  # frozen encoders: off | float32 (exact) | bfloat16 (half the disk)
+    feature_cache_dir: str | None = None  # null: <data_root>/cache/features
     leaderboard: bool = True        # aggregate and write the leaderboard pages at the end
     progress: str = "auto"          # auto | live | log
     poll_seconds: float = 5.0       # how often an idle worker looks for claimable work
 
     def __post_init__(self) -> None:
         _choice("progress", self.progress, ("auto", "live", "log"))
+        _choice("feature_cache", self.feature_cache, ("off", "float32", "bfloat16"))
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"device={self.device!r}: expected auto, cpu, cuda or cuda:N")
 
@@ -211,11 +228,15 @@ def register() -> None:
     """Put the schema into Hydra's config store (``conf/config.yaml`` composes against it), and
     one ``model`` group option per registry key and alias, made from the model catalogue (the one
     place models are listed): ``model=prithvi`` is ``model.key=prithvi_eo_v2_300_tl`` with the
-    published weights; ``model=smoke`` has none (random init)."""
+    published weights; ``model=smoke`` has none (random init). ``model=timm:NAME``,
+    ``model=terratorch:NAME`` and installed entry points' names come from a config source made
+    on demand (:mod:`geobench.models.hydra_source`)."""
     from hydra.core.config_store import ConfigStore
 
     from geobench.models.catalog import ALIASES, SPECS
+    from geobench.models.hydra_source import register as register_model_source
 
+    register_model_source()  # model=timm:NAME, model=terratorch:NAME, installed entry points
     cs = ConfigStore.instance()
     cs.store(name="geobench_schema", node=RunConfig)
     by_key = {s.key: s for s in SPECS}

@@ -57,7 +57,12 @@ def make_plan(run: RunConfig, dataset: str) -> DatasetPlan:
     """The plan of ``dataset`` for the run's model and protocol."""
     model = run.model
     settings = dataset_settings(run.protocol, dataset, model.key, model_modalities=model.modalities)
-    payload = {"settings": settings.payload(), "pretrained": model.pretrained,
-               "weights_path": model.weights_path}
+    payload: dict[str, object] = {"settings": settings.payload(), "pretrained": model.pretrained,
+                                  "weights_path": model.weights_path}
+    if model.bands is not None or model._target_ is not None or model.kwargs:
+        # a model outside the catalogue: its declared bands, factory and arguments name the study
+        payload["model"] = {"bands": model.bands, "target": model._target_, "kwargs": model.kwargs}
+    if settings.finetune == "frozen" and run.feature_cache == "bfloat16":
+        payload["feature_cache"] = run.feature_cache  # changes the numbers (float32 does not)
     h = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
     return DatasetPlan(settings=settings, config_hash=h, study_name=f"{model.key}.{dataset}.{h}")

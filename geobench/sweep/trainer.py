@@ -77,6 +77,14 @@ def train_config(run: RunConfig, plan: DatasetPlan, lr: float, batch_size: int, 
                        num_workers=run.num_workers, max_train_steps=s.max_train_batches)
 
 
+def model_request(run: RunConfig) -> Any:
+    """The run's model as the registry reads it: key, and for models outside the catalogue the
+    declared bands, factory and keyword arguments (:class:`geobench.models.sources.ModelRequest`)."""
+    from geobench.models.sources import ModelRequest
+
+    return ModelRequest.of(run.model)
+
+
 def train_unit(run: RunConfig, plan: DatasetPlan, lr: float, batch_size: int, seed: int, *,
                score_test: bool, on_epoch_end: Callable[[int, float], bool] | None = None,
                progress: Callable[[int, int, float], None] | None = None) -> Any:
@@ -90,7 +98,7 @@ def train_unit(run: RunConfig, plan: DatasetPlan, lr: float, batch_size: int, se
     set_cpu_threads(run)
     seed_everything(seed)
     spec = task_spec(plan)
-    model = build_task_model(run.model.key, spec, dataset_modalities=dataset_modalities(plan),
+    model = build_task_model(model_request(run), spec, dataset_modalities=dataset_modalities(plan),
                              modalities=list(s.modalities) if s.modalities else None,
                              pretrained=run.model.pretrained, finetune=s.finetune,
                              weights_path=run.model.weights_path, model_inputs=s.model_inputs)
@@ -105,5 +113,12 @@ def train_unit(run: RunConfig, plan: DatasetPlan, lr: float, batch_size: int, se
     train = _subset(split("train"), float(s.data_percentage), seed)
     val = split("validation")
     test = split("test") if score_test else None
-    return fit(model, spec, train, val, test, train_config(run, plan, lr, batch_size, seed),
-               on_epoch_end=on_epoch_end, progress=progress, collate_fn=collate)
+    config = train_config(run, plan, lr, batch_size, seed)
+    from geobench.sweep.frozen_cache import applies, cached_loaders
+
+    if applies(run, plan):  # a frozen encoder: train the head on cached features
+        loaders, config = cached_loaders(run, plan, model, spec, config,
+                                         {"train": train, "validation": val, "test": test})
+        train, val, test = loaders["train"], loaders["validation"], loaders["test"]
+    return fit(model, spec, train, val, test, config, on_epoch_end=on_epoch_end, progress=progress,
+               collate_fn=collate)

@@ -131,16 +131,11 @@ def flip_batch(batch: Mapping[str, Any], generator: torch.Generator, p_h: float 
     _check(p_h, p_v, box_convention)
     n = _batch_size(batch)
     h, v = draw_flips(n, generator, p_h, p_v)
-    out = dict(batch)
+    out = flip_targets(batch, h, v)
     inputs: Mapping[str, torch.Tensor] = batch["inputs"]
     out["inputs"] = {m: _flip_dense(x, h, v) for m, x in inputs.items()}
-    if batch.get("valid_mask") is not None:
-        out["valid_mask"] = _flip_dense(batch["valid_mask"], h, v)
     target = batch.get("target")
-    if isinstance(target, torch.Tensor):
-        if target.ndim >= 3:  # (B, H, W) segmentation or regression
-            out["target"] = _flip_dense(target, h, v)
-    elif isinstance(target, (list, tuple)):
+    if isinstance(target, (list, tuple)):
         if len(target) != n:
             raise ValueError(f"flip_batch: {len(target)} detection targets for {n} samples")
         grids = {tuple(x.shape[-2:]) for x in inputs.values()}
@@ -149,6 +144,19 @@ def flip_batch(batch: Mapping[str, Any], generator: torch.Generator, p_h: float 
         height, width = (int(s) for s in grids.pop())
         out["target"] = [_flip_detection(t, h[i], v[i], height, width, box_convention)
                          for i, t in enumerate(target)]
+    return out
+
+
+def flip_targets(batch: Mapping[str, Any], h: torch.Tensor, v: torch.Tensor) -> dict[str, Any]:
+    """The batch with its dense target and ``valid_mask`` flipped by the decisions ``h``/``v``
+    (what flipping the inputs does to them; inputs and detection targets are left to the caller).
+    Used as it is by the frozen-feature cache, whose inputs are features stored per flip."""
+    out = dict(batch)
+    if batch.get("valid_mask") is not None:
+        out["valid_mask"] = _flip_dense(batch["valid_mask"], h, v)
+    target = batch.get("target")
+    if isinstance(target, torch.Tensor) and target.ndim >= 3:  # (B, H, W) segmentation, regression
+        out["target"] = _flip_dense(target, h, v)
     return out
 
 

@@ -62,14 +62,21 @@ class TaskModel(EncoderStep):
                 time_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(B, K)`` / ``(B, K, H, W)`` or regression values ``(B, H, W)``."""
         feats = self._encode(inputs, time_mask)
+        first = next(iter(inputs.values()))
+        return self.decode(feats, (int(first.shape[-2]), int(first.shape[-1])))
+
+    def decode(self, feats: list[torch.Tensor], output_size: tuple[int, int]) -> torch.Tensor:
+        """Head or decoder on encoder features (the part that trains on a frozen-feature cache)."""
         if self.neck is None:
             return self.head(feats)
-        first = next(iter(inputs.values()))
-        out = self.head(self.neck(feats), output_size=tuple(first.shape[-2:]))
+        out = self.head(self.neck(feats), output_size=output_size)
         return out[:, 0] if self.task == "regression" else out
 
     def predict(self, batch: Mapping[str, Any]) -> torch.Tensor:
-        """The model's output for a batch (what the task's metric scores)."""
+        """The model's output for a batch (what the task's metric scores); a batch of cached
+        encoder ``features`` (:mod:`geobench.train.feature_cache`) skips the encoder."""
+        if "features" in batch:
+            return self.decode(list(batch["features"]), tuple(batch["output_size"]))
         return self(batch["inputs"], batch.get("time_mask"))
 
     def loss(self, batch: Mapping[str, Any], output: torch.Tensor | None = None) -> torch.Tensor:
@@ -107,7 +114,7 @@ def task_loss(task: str, output: torch.Tensor, batch: Mapping[str, Any],
     raise ConfigError(f"task {task!r} has no dense loss (detection models return their losses)")
 
 
-def build_task_model(encoder: nn.Module | str, spec: TaskSpec, *,
+def build_task_model(encoder: nn.Module | Any, spec: TaskSpec, *,
                      dataset_modalities: Mapping[str, Any] | None = None,
                      modalities: Sequence[str] | None = None, pretrained: bool = False,
                      decoder_channels: Sequence[int] = DEFAULT_DECODER_CHANNELS,
@@ -117,8 +124,10 @@ def build_task_model(encoder: nn.Module | str, spec: TaskSpec, *,
 
     Args:
         encoder: a module following the encoder interface (``channels``, ``reductions``,
-            ``required_modalities``, ``forward({modality: x}) -> [features]``), or a registry key
-            built here with ``dataset_modalities``, ``modalities`` and ``pretrained``.
+            ``required_modalities``, ``forward({modality: x}) -> [features]``), or a model the
+            registry builds here with ``dataset_modalities``, ``modalities`` and ``pretrained``:
+            a key, or a :class:`geobench.models.sources.ModelRequest` (key, declared bands,
+            factory, keyword arguments).
         spec: the task (see :class:`TaskSpec`).
         decoder_channels: UNet stage widths (dense tasks).
         finetune: ``"full"``, ``"frozen"``, ``"lora"`` or a
@@ -128,7 +137,7 @@ def build_task_model(encoder: nn.Module | str, spec: TaskSpec, *,
     """
     from geobench.train.finetune import apply_finetune
 
-    if isinstance(encoder, str):
+    if not isinstance(encoder, nn.Module):
         if dataset_modalities is None:
             raise ConfigError(f"building encoder {encoder!r} by key needs dataset_modalities")
         from geobench.models.registry import build_encoder

@@ -199,6 +199,7 @@ class RunConfig:
     prepare: bool = True            # write synthetic data / prepare missing datasets first
     verify: bool = True             # check raw files' sha256 before preparing (false: record the mismatch)
     feature_cache: str = "float32"  # frozen encoders: off | float32 (exact) | bfloat16 (half the disk)
+    estimate: bool = False          # print the expected device-hours per dataset and stop (no training)
     feature_cache_dir: str | None = None  # null: <data_root>/cache/features
     leaderboard: bool = True        # aggregate and write the leaderboard pages at the end
     progress: str = "auto"          # auto | live | log

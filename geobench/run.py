@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from geobench.config import RunConfig, register
 from geobench.paths import CONF_DIR
@@ -64,6 +64,19 @@ def _ensure_data(run: RunConfig) -> None:
         prepare_dataset(ds, run.data_root, progress=sys.stderr.isatty(), verify=run.verify)
 
 
+def _estimate(run: RunConfig, run_dir: Path) -> int:
+    """``estimate=true``: time the model on this device for each dataset's input, print the
+    expected device-hours, write RUN_DIR/estimate.json; no data and no training needed."""
+    from geobench.estimate import estimate, format_estimate, write
+    from geobench.sweep.plan import make_plan
+    from geobench.train.stepper import device_name, resolve_device
+
+    costs = estimate(run, [make_plan(run, ds) for ds in run.datasets])
+    print(format_estimate(costs, device_name(resolve_device(run.device))))
+    write(costs, run_dir / "estimate.json")
+    return 0
+
+
 def is_up_to_date_any(d: Path) -> bool:
     """Prepared files exist although the raw files were removed (kept to save disk)."""
     return all((d / f"{s}.h5").exists() for s in ("train", "validation", "test")) and (d / "stats.json").exists()
@@ -88,12 +101,13 @@ def app(cfg: DictConfig) -> int:
     def go() -> int:
         from geobench.config import to_run_config
         from geobench.models.registry import get_spec
+        from geobench.sweep.model_info import record_model_info
         from geobench.sweep.progress import setup_logging
         from geobench.sweep.runner import Sweep
         from geobench.sweep.summary import format_table, summarize
 
         run = to_run_config(cfg)
-        run.model.key = get_spec(run.model.key).key  # an alias names its registry key
+        run.model.key = get_spec(run.model).key  # an alias names its registry key
         run_dir, multirun = _run_dir()
         run_dir.mkdir(parents=True, exist_ok=True)
         exclusive = (not multirun) if run.exclusive is None else bool(run.exclusive)
@@ -102,12 +116,17 @@ def app(cfg: DictConfig) -> int:
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
         log.info("run directory %s | model %s | protocol %s | datasets %s", run_dir, run.model.key,
                  run.protocol.name, ", ".join(run.datasets))
+        if run.estimate:
+            return _estimate(run, run_dir)
         if run.prepare:
             _ensure_data(run)
         sweep = Sweep(run_dir, run, exclusive=exclusive)
         sweep.write_settings()
+        record_model_info(run_dir, run)
         sweep.run_all()
-        table = format_table(summarize(run_dir))
+        from geobench.estimate import checked_against_runs
+
+        table = "\n".join([format_table(summarize(run_dir)), *checked_against_runs(run_dir)])
         (run_dir / "summary.txt").write_text(table + "\n")
         print(table)
         if run.leaderboard and not multirun:
@@ -119,6 +138,42 @@ def app(cfg: DictConfig) -> int:
     if code:
         sys.exit(code)
     return code
+
+
+def unfinished(cfg: DictConfig) -> str | None:
+    """What the multirun in ``cfg.hydra.sweep.dir`` left undone, as one line, or None when every
+    unit is done (counted in its Optuna storage): the ``geobench_local`` launcher's completion
+    check, asked in the command's process after a worker died for good."""
+    import copy
+
+    import optuna
+
+    from geobench.config import to_run_config
+    from geobench.models.registry import get_spec
+    from geobench.sweep import study as st
+    from geobench.sweep.plan import make_plan
+
+    task = copy.deepcopy(cfg)  # the job's config without its hydra node, as Hydra hands it to app()
+    with read_write(task), open_dict(task):
+        del task["hydra"]
+    run = to_run_config(task)
+    run.model.key = get_spec(run.model).key
+    run_dir = Path(str(cfg.hydra.sweep.dir))
+    storage = st.open_storage(run.storage.url, run_dir, run.storage.heartbeat_interval, run.storage.grace_period)
+    names = set(optuna.get_all_study_names(storage))
+    total = left = 0
+    for ds in run.datasets:
+        plan = make_plan(run, ds)
+        total += plan.n_trials + len(plan.seeds)
+        left += plan.n_trials + len(plan.seeds)
+        if plan.study_name in names:
+            left -= min(st.hpo_completed_count(st.hpo_study(storage, plan.settings, plan.study_name)), plan.n_trials)
+        if plan.study_name + ".repeat" in names:
+            left -= min(st.seeds_done(st.repeat_study(storage, plan)), len(plan.seeds))
+    if not left:
+        return None
+    return (f"the sweep is unfinished: {left} of {total} units not done (its workers died); run the same "
+            f"command again to finish it ({run_dir})")
 
 
 def main() -> None:

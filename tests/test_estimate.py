@@ -1,0 +1,57 @@
+"""`estimate=true`: per-dataset images, measured speed and device-hours before a run, no data needed;
+the summary later sets the estimate against the measured speed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from geobench.estimate import DatasetCost, checked_against_runs, dataset_cost
+
+
+def test_estimate_command_prints_every_dataset_without_data(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "geobench.run", "capability=smoke", "estimate=true",
+                           "protocol.finetune=frozen", f"data_root={tmp_path / 'none'}",
+                           f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not (tmp_path / "none").exists()  # nothing downloaded, prepared or trained
+    costs = json.loads((tmp_path / "run" / "estimate.json").read_text())
+    assert [c["dataset"] for c in costs] == ["so2sat", "burn_scars", "biomassters"]
+    for c in costs:
+        assert c["train_img_s"] > 0 and c["eval_img_s"] > 0 and 0 < c["encoder_share"] <= 1
+        assert c["runs"] == 3 + 2  # smoke: 3 trials + 2 seeds
+        assert c["hours_cached"] is not None and c["hours_cached"] < c["hours"]  # frozen: the cache helps
+        assert c["hours_pruned"] < c["hours"]
+        assert c["dataset"] in done.stdout
+    assert "total:" in done.stdout
+
+
+def test_cost_formula() -> None:
+    class S:
+        n_trials, seeds, max_epochs, data_percentage = 16, (1, 2, 3, 4, 5), 50, 100
+        finetune, detection, flips = "full", False, True
+
+    class P:
+        dataset, settings = "benv2", S()
+
+    c = dataset_cost(None, P(), (100.0, 400.0, 0.5, False))
+    per_epoch = 20000 / 100 + 4000 / 400
+    expected = (16 * 50 * per_epoch + 5 * (50 * per_epoch + 4000 / 400)) / 3600
+    assert c.hours == pytest.approx(expected) and c.runs == 21 and c.hours_cached is None
+    assert c.hours_pruned == pytest.approx((16 * 50 * per_epoch * 0.48 + 5 * (50 * per_epoch + 10)) / 3600)
+
+
+def test_summary_sets_the_estimate_against_measured_speed(tmp_path: Path) -> None:
+    from geobench.results_store import RESULT_COLUMNS, write_row
+
+    cost = DatasetCost("so2sat", 64, 32, 32, 5, 200.0, 800.0, 0.5, 1.0, 0.8, None, False)
+    (tmp_path / "estimate.json").write_text(json.dumps([cost.__dict__]))
+    for i, speed in enumerate((90.0, 100.0, 110.0)):
+        row = dict.fromkeys(RESULT_COLUMNS)
+        row.update(dataset="so2sat", phase="hpo", run_id=f"r{i}", images_per_second=speed)
+        write_row(tmp_path, row)
+    assert checked_against_runs(tmp_path) == ["so2sat: measured 100.0 train img/s, estimated 200.0 (0.50x)"]

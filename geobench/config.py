@@ -200,6 +200,7 @@ class RunConfig:
     verify: bool = True             # check raw files' sha256 before preparing (false: record the mismatch)
     feature_cache: str = "float32"  # frozen encoders: off | float32 (exact) | bfloat16 (half the disk)
     estimate: bool = False          # print the expected device-hours per dataset and stop (no training)
+    resident: str = "auto"          # splits held on the device: auto (CUDA, if they fit) | on | off
     feature_cache_dir: str | None = None  # null: <data_root>/cache/features
     leaderboard: bool = True        # aggregate and write the leaderboard pages at the end
     progress: str = "auto"          # auto | live | log
@@ -208,6 +209,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         _choice("progress", self.progress, ("auto", "live", "log"))
         _choice("feature_cache", self.feature_cache, ("off", "float32", "bfloat16"))
+        _choice("resident", self.resident, ("auto", "on", "off"))
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"device={self.device!r}: expected auto, cpu, cuda or cuda:N")
 

@@ -116,9 +116,13 @@ def train_unit(run: RunConfig, plan: DatasetPlan, lr: float, batch_size: int, se
     config = train_config(run, plan, lr, batch_size, seed)
     from geobench.sweep.frozen_cache import applies, cached_loaders
 
+    splits = {"train": train, "validation": val, "test": test}
     if applies(run, plan):  # a frozen encoder: train the head on cached features
-        loaders, config = cached_loaders(run, plan, model, spec, config,
-                                         {"train": train, "validation": val, "test": test})
-        train, val, test = loaders["train"], loaders["validation"], loaders["test"]
+        splits, config = cached_loaders(run, plan, model, spec, config, splits)
+    else:
+        from geobench.sweep.resident_splits import resident_splits
+
+        splits = resident_splits(run, config, splits)  # on the device when they fit
+    train, val, test = splits["train"], splits["validation"], splits["test"]
     return fit(model, spec, train, val, test, config, on_epoch_end=on_epoch_end, progress=progress,
                collate_fn=collate)

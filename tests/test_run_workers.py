@@ -1,6 +1,7 @@
 """Several workers of the same command cooperate through the Optuna storage (Hydra multirun with
 the joblib launcher): every trial and every seed run is done exactly once, by the rows themselves,
-and the rows equal those of one uninterrupted worker value for value."""
+and the rows equal those of one uninterrupted worker value for value. The same workers under the
+geobench_local launcher, killed one by one: tests/test_run_worker_deaths.py."""
 
 from __future__ import annotations
 
@@ -21,19 +22,38 @@ DATASET = "so2sat"
 N_TRIALS, SEEDS = 4, (205, 913, 1829)
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data")
+def make_data(root: Path) -> Path:
+    """The small synthetic dataset the workers train on, prepared under ``root``."""
     write_synthetic(DATASET, root, samples={"train": 16, "validation": 8, "test": 8}, image_size=16)
     prepare_dataset(DATASET, root, progress=False)
     return root
 
 
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_data(tmp_path_factory.mktemp("data"))
+
+
+REPO = Path(__file__).resolve().parents[1]
+JOBLIB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=3"]
+
+
+def _command(run_dir: Path, data_root: Path, launcher: list[str], extra: list[str]) -> list[str]:
+    """Three workers of one sweep (``worker=0,1,2``) under ``launcher``."""
+    return [sys.executable, "-m", "geobench.run", "-m", *_args(data_root), f"hydra.sweep.dir={run_dir}",
+            "worker=0,1,2", *launcher, *extra]
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    # the repository root first on the path: Hydra finds its hydra_plugins/ (the geobench_local
+    # launcher) in a checkout as well as in an installed geobench
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path, **(extra or {}))
+
+
 def _multirun(run_dir: Path, data_root: Path, extra: list[str], env_extra: dict[str, str] | None = None):
-    cmd = [sys.executable, "-m", "geobench.run", "-m", *_args(data_root), f"hydra.sweep.dir={run_dir}",
-           "worker=0,1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=3", *extra]
-    env = dict(os.environ, OMP_NUM_THREADS="1", **(env_extra or {}))
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(_command(run_dir, data_root, JOBLIB, extra), env=_env(env_extra), capture_output=True,
+                          text=True, timeout=900)
 
 
 def _args(data_root: Path) -> list[str]:
@@ -53,14 +73,18 @@ def _values(run_dir: Path) -> list[tuple]:
     return sorted(tuple(r[c] for c in VALUES) for r in iter_rows(run_dir))
 
 
-@pytest.fixture(scope="module")
-def single(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple]:
-    run = tmp_path_factory.mktemp("single") / "run"
+def single_values(data_root: Path, run: Path) -> list[tuple]:
+    """The rows of one uninterrupted worker (a plain run in ``run``)."""
     out = subprocess.run([sys.executable, "-m", "geobench.run", *_args(data_root), f"hydra.run.dir={run}",
                           "leaderboard=false"], env=dict(os.environ, OMP_NUM_THREADS="1"),
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-4000:]
     return _values(run)
+
+
+@pytest.fixture(scope="module")
+def single(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple]:
+    return single_values(data_root, tmp_path_factory.mktemp("single") / "run")
 
 
 def _check_exactly_once(run_dir: Path, storage_url: str, single: list[tuple]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -184,7 +185,8 @@ class Sweep:
             if existing is not None:
                 return float(existing["val_metric"] or 0.0)
             label = f"dataset {w.index + 1}/{len(self.work)} {w.plan.dataset} | {unit.label}"
-            self.progress.begin(label)
+            # workers sharing the directory say which process runs the unit
+            self.progress.begin(label if self.exclusive else f"{label} | worker {self.run.worker} pid {os.getpid()}")
             started, t0 = now(), time.monotonic()
             result, pruned = self._train(w.plan, unit, trial)
             row = make_row(plan=w.plan, unit=unit, run=self.run, result=result, started_at=started)

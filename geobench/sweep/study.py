@@ -42,9 +42,10 @@ def open_storage(url: str | None, run_dir: Path, heartbeat_interval: int, grace_
         try:
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; geobench relies on them
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
-                                                  heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                                                  heartbeat_stale_trial_callback=_retry_callback)
+                storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                                     heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                                                     heartbeat_stale_trial_callback=_retry_callback)
+            return _immediate_sqlite_transactions(storage)
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as exc:
             # Workers starting together on a new database race to create its schema: the losers
             # find it made by the winner on the next try.
@@ -54,6 +55,55 @@ def open_storage(url: str | None, run_dir: Path, heartbeat_interval: int, grace_
                 raise ConfigError(f"cannot open the Optuna storage {url}: {exc}") from None
             time.sleep(0.2 + random.random() * 0.8)
     raise AssertionError("unreachable")
+
+
+def _immediate_sqlite_transactions(storage: Any) -> Any:
+    """On SQLite, begin every transaction IMMEDIATE (take the write lock at once).
+
+    pysqlite starts a transaction lazily, at the first write, so Optuna's "is this trial still
+    WAITING? then mark it RUNNING" is not atomic there: two workers could claim the same waiting
+    trial (seen: the second one's tell failed with "Cannot tell a COMPLETE trial"). Installed after
+    Optuna has created its schema (installing it before makes that step fail as "locked").
+    """
+    from sqlalchemy import event
+
+    engine = storage.engine
+    if engine.dialect.name != "sqlite":
+        return storage
+
+    @event.listens_for(engine, "connect")
+    def _autocommit(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver's own transaction handling off
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()
+    return storage
+
+
+def _dead_before_first_heartbeat(study: Any) -> list[Any]:
+    """RUNNING trials that never recorded a heartbeat and started more than a grace period ago:
+    their worker died between claiming and its first heartbeat (Optuna's own stale-trial check
+    skips trials without a heartbeat, so they would stay RUNNING for ever)."""
+    import datetime as dt
+
+    from optuna.storages._rdb import models
+    from optuna.trial import TrialState
+
+    storage = getattr(study._storage, "_backend", study._storage)
+    if not hasattr(storage, "scoped_session"):
+        return []
+    grace = dt.timedelta(seconds=storage.grace_period or 2 * (storage.heartbeat_interval or 30))
+    session = storage.scoped_session()
+    try:
+        with_beat = {tid for (tid,) in session.query(models.TrialHeartbeatModel.trial_id).all()}
+    finally:
+        session.close()
+    now = dt.datetime.now()
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if t._trial_id not in with_beat and t.datetime_start is not None and now - t.datetime_start > grace]
 
 
 def _retry_callback(study: Any, trial: Any) -> None:
@@ -137,7 +187,14 @@ def recover(study: Any, exclusive: bool) -> int:
         before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
         optuna.storages.fail_stale_trials(study)
         after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-        return len(before - after)
+        n = len(before - after)
+        for t in _dead_before_first_heartbeat(study):
+            try:
+                study.tell(t.number, state=TrialState.FAIL)
+            except (ValueError, RuntimeError):  # finished meanwhile, or another worker failed it first
+                continue
+            n += retry_same_params(study, t)
+        return n
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.tell(t.number, state=TrialState.FAIL)

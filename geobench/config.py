@@ -201,6 +201,8 @@ class RunConfig:
     feature_cache: str = "float32"  # frozen encoders: off | float32 (exact) | bfloat16 (half the disk)
     estimate: bool = False          # print the expected device-hours per dataset and stop (no training)
     resident: str = "auto"          # splits held on the device: auto (CUDA, if they fit) | on | off
+    tracking: str = "none"          # none | mlflow: every trial and seed run logged to MLflow
+    tracking_uri: str | None = None  # null: sqlite:///RUN_DIR/mlflow.db
     feature_cache_dir: str | None = None  # null: <data_root>/cache/features
     leaderboard: bool = True        # aggregate and write the leaderboard pages at the end
     progress: str = "auto"          # auto | live | log
@@ -210,6 +212,7 @@ class RunConfig:
         _choice("progress", self.progress, ("auto", "live", "log"))
         _choice("feature_cache", self.feature_cache, ("off", "float32", "bfloat16"))
         _choice("resident", self.resident, ("auto", "on", "off"))
+        _choice("tracking", self.tracking, ("none", "mlflow"))
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"device={self.device!r}: expected auto, cpu, cuda or cuda:N")
 

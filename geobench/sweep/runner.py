@@ -95,6 +95,9 @@ class Sweep:
                 if n:
                     log.info("%s: %d interrupted unit(s) of an earlier run will be redone", s.study_name, n)
             self.work.append(DatasetWork(i, plan, hs, rs))
+        from geobench.sweep.tracking import make_tracker
+
+        self.tracker = make_tracker(run.tracking, run_dir, f"{run.model.key}/{run.run_name}", run.tracking_uri)
         self.progress = Progress(sum(w.plan.n_trials + len(w.plan.seeds) for w in self.work), mode=run.progress)
         self.progress.done_units = sum(min(st.hpo_completed_count(w.hpo), w.plan.n_trials) + st.seeds_done(w.repeat)
                                        for w in self.work)
@@ -191,6 +194,7 @@ class Sweep:
             result, pruned = self._train(w.plan, unit, trial)
             row = make_row(plan=w.plan, unit=unit, run=self.run, result=result, started_at=started)
             results_store.write_row(self.run_dir, row)
+            self._track(row, result)
             end = f"-> test {row['test metric']}" if unit.score_test else f"-> val {result.best_val_metric:.4f}"
             self.progress.end(time.monotonic() - t0, f"{label} {end}" + (" (pruned)" if pruned else ""))
             if pruned:
@@ -206,6 +210,14 @@ class Sweep:
 
         study.optimize(objective, n_trials=1, catch=(_Skip, _TrainingFailed), gc_after_trial=True)
         return ran[0]
+
+    def _track(self, row: dict[str, Any], result: Any) -> None:
+        if self.tracker is None:
+            return
+        try:
+            self.tracker.log_unit(row, result)
+        except Exception as exc:  # tracking never stops the benchmark
+            log.warning("tracking: %s was not logged (%s: %s)", row["run_id"], type(exc).__name__, exc)
 
     def _train(self, plan: DatasetPlan, unit: Unit, trial: Any) -> tuple[Any, bool]:
         best: list[float] = []

@@ -272,7 +272,7 @@ def test_default_mode_tables(official_dir: Path, tmp_path: Path) -> None:
     assert raw["pastis"] == pytest.approx(trim_mean(one["test metric"], 0.25))
     assert np.isnan(got["nzcattle"])
     assert list(result.scores.columns) == ["submission", "backbone", "frozen_or_full_ft", "dataset",
-                                           "Seed", "test metric", "score"]
+                                           "Metric", "Seed", "test metric", "score"]
     # same seed -> same numbers; written files round-trip exactly
     again = aggregate(subs, reps=2000, seed=3)
     pd.testing.assert_frame_equal(again.capabilities, caps)

@@ -42,7 +42,7 @@ def test_manifest_describes_every_file(folder: Path) -> None:
     assert manifest["format"] == FORMAT == "geobench-aggregate/1"
     assert manifest["options"] == {"mode": "default", "reps": REPS, "seed": 0, "ci": 0.95,
                                    "unit": "seeds", "raw_metrics": False, "plot_seed": 20250101,
-                                   "profile_points": 61}
+                                   "profile_points": 61, "plot_top": 25}
     assert set(manifest["files"]) == set(FILES)
     assert {p.name for p in folder.iterdir()} == set(FILES) | {"manifest.json"}
     for name, entry in manifest["files"].items():

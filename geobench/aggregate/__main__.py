@@ -2,6 +2,7 @@
 
     python -m geobench.aggregate INPUT... --out DIR [--mode default|official] [--normalizer FILE]
                                  [--reps N] [--seed S] [--ci 0.95] [--unit seeds|datasets]
+                                 [--capabilities a,b] [--partial] [--published DIR]
     python -m geobench.aggregate build-normalizer INPUT... --name NAME --version V --out FILE
                                  [--backbones a,b,...]
 
@@ -59,6 +60,16 @@ def _aggregate_parser() -> _Parser:
     p.add_argument("--unit", choices=("seeds", "datasets"), default="seeds",
                    help="bootstrap unit: seeds within each dataset (default), or datasets and "
                         "then their seeds")
+    p.add_argument("--capabilities", metavar="A,B",
+                   help="capabilities to score (names in conf/capability, e.g. smoke); "
+                        "default: the nine official ones")
+    p.add_argument("--partial", action="store_true",
+                   help="score a capability the inputs ran only some datasets of over those "
+                        "datasets, marked partial (every backbone over the same datasets)")
+    p.add_argument("--published", metavar="DIR",
+                   help="a published scores folder (scores.csv + scores-info.json, e.g. "
+                        "geobench/leaderboard/published): its submissions are scored beside the "
+                        "inputs on the datasets and fine-tuning modes the inputs ran")
     return p
 
 
@@ -80,7 +91,9 @@ def _run_aggregate(argv: Sequence[str]) -> int:
 
     result = run(args.inputs, args.out, mode=args.mode, normalizer=args.normalizer,
                  reps=args.reps, seed=args.seed, ci=args.ci, unit=args.unit,
-                 raw_metrics=args.raw_metrics, plot_top=args.plot_top)
+                 raw_metrics=args.raw_metrics, plot_top=args.plot_top,
+                 capabilities=parse_list(args.capabilities) if args.capabilities else None,
+                 partial=args.partial, published=args.published)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     norm = result.normalizer

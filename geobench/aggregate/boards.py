@@ -175,17 +175,17 @@ def capability_plots(result: AggregateResult, cap: Capability, reps: int,
 def aggregate_boards(submissions: Sequence[Submission], *, mode: str = "default",
                      normalizer: Normalizer | None = None, reps: int | None = None, seed: int = 0,
                      ci: float = 0.95, unit: str = "seeds", plots: bool = True,
-                     plot_top: int = PLOT_TOP) -> list[Board]:
+                     plot_top: int = PLOT_TOP,
+                     capabilities: Sequence[Capability] | None = None) -> list[Board]:
     """One :class:`Board` per fine-tuning mode (full_ft, frozen, lora, then others), each scored
-    by :func:`~geobench.aggregate.core.aggregate` with the given options, with its plot numbers
-    (``plots=False``: none).
+    by :func:`~geobench.aggregate.core.aggregate` with the given options (``capabilities``:
+    ``None`` for the official nine), with its plot numbers (``plots=False``: none).
 
     Raises:
         ConfigError: bad options. ResultsError, NormalizerError: inputs that cannot be scored.
     """
     from geobench.aggregate.core import aggregate, check_options
     from geobench.aggregate.normalize import load_normalizer
-    from geobench.capabilities import official_capabilities
 
     reps = check_options(mode, reps, ci, unit)
     if not submissions:
@@ -199,12 +199,12 @@ def aggregate_boards(submissions: Sequence[Submission], *, mode: str = "default"
     boards = []
     for value, part in split_by_mode(submissions).items():
         result = aggregate(part, mode=mode, normalizer=norm, reps=reps, seed=seed, ci=ci,
-                           unit=unit)
+                           unit=unit, capabilities=capabilities)
         board = Board(value, part, result)
         if plots and len(result.capabilities) > 1:
             cells = seed_table(result)
             board.plots = {c.name: capability_plots(result, c, reps, cells, plot_top)
-                           for c in official_capabilities()}
+                           for c in result.scored}
         boards.append(board)
     return boards
 

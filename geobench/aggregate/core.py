@@ -6,8 +6,9 @@ each dataset; ``unit="datasets"`` also resamples datasets). Columns ``<Cap>``, `
 ``<Cap> ci_high``. The seed resamples are common random numbers: replicate ``b`` draws the same
 seed positions of dataset ``d`` for every backbone (and every capability) that has ``n`` seeds
 on it, from a generator seeded by (seed, d, n). Each backbone's interval is still exactly its own
-stratified bootstrap; it depends on nothing but the seed and its own scores, and the counts are
-drawn once for the whole leaderboard.
+stratified bootstrap; it depends on nothing but the seed and its own scores (in their order
+within each dataset, which pairs them with the counts), not on the other inputs or capabilities,
+and the counts are drawn once for the whole leaderboard.
 
 ``official`` mode: the published leaderboard's computation (:mod:`geobench.aggregate.official`).
 Columns ``<Cap>``, ``<Cap> sem``.
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from geobench.aggregate.inputs import Submission
+    from geobench.capabilities import Capability
 
 MODES = ("default", "official")
 DEFAULT_REPS = {"default": 10_000, "official": 100}
@@ -55,17 +57,20 @@ class AggregateResult:
     capabilities: pd.DataFrame  # exactly capabilities.csv
     per_dataset: pd.DataFrame  # exactly per_dataset.csv (normalized per-dataset IQM)
     raw_per_dataset: pd.DataFrame  # same keys, IQM of the leaderboard-scale test metric
-    scores: pd.DataFrame  # submission, backbone, frozen_or_full_ft, dataset, Seed, test metric, score
+    # submission, backbone, frozen_or_full_ft, dataset, Metric, Seed, test metric, score
+    scores: pd.DataFrame
     notes: list[str] = field(default_factory=list)  # capabilities left missing, and why
     seed: int = 0
     unit: str = "seeds"
     ci: float = 0.95
+    scored: list[Capability] = field(default_factory=list)  # the capabilities, in column order
 
 
-def _capabilities() -> list[tuple[str, tuple[str, ...]]]:
-    from geobench.capabilities import official_capabilities
+_Caps = list[tuple[str, tuple[str, ...]]]  # (column name, datasets) per capability
 
-    return [(c.display_name, c.datasets) for c in official_capabilities()]
+
+def _columns(caps: Sequence[Capability]) -> _Caps:
+    return [(c.display_name, tuple(c.datasets)) for c in caps]
 
 
 def dataset_columns(present: set[str]) -> list[str]:
@@ -79,10 +84,11 @@ def _scores_table(submissions: Sequence[Submission], n: Normalizer) -> pd.DataFr
     parts = []
     for s in submissions:
         rows = normalize(s.rows, n)
-        part = rows[["backbone", "frozen_or_full_ft", "dataset", "Seed", "test metric", "score"]]
+        part = rows[["backbone", "frozen_or_full_ft", "dataset", "Metric", "Seed", "test metric",
+                     "score"]]
         parts.append(part.assign(submission=s.name))
     table = pd.concat(parts, ignore_index=True)
-    return table[["submission", "backbone", "frozen_or_full_ft", "dataset", "Seed",
+    return table[["submission", "backbone", "frozen_or_full_ft", "dataset", "Metric", "Seed",
                   "test metric", "score"]]
 
 
@@ -143,7 +149,7 @@ _Plan = list[tuple[int, list[str], list[tuple[int, list[int]]]]]
 
 def _default_plan(per_key: dict[tuple[str, str], dict[str, np.ndarray]], keys: pd.DataFrame,
                   unit: str, point: np.ndarray,
-                  lacking: dict[tuple[str, str], dict[str, set[str]]]) -> _Plan:
+                  lacking: dict[tuple[str, str], dict[str, set[str]]], caps: _Caps) -> _Plan:
     """The bootstrap jobs of every backbone; fills the point estimates (``point``) and the
     capabilities each backbone lacks a dataset of (``lacking``)."""
     from geobench.aggregate.stats import iqm
@@ -154,7 +160,7 @@ def _default_plan(per_key: dict[tuple[str, str], dict[str, np.ndarray]], keys: p
         names = sorted(by_ds)
         index = {d: i for i, d in enumerate(names)}
         jobs = []
-        for c, (cap, datasets) in enumerate(_capabilities()):
+        for c, (cap, datasets) in enumerate(caps):
             miss = set(datasets) - set(by_ds)
             if miss:
                 lacking.setdefault((sub, cap), {})[bb] = miss
@@ -200,8 +206,7 @@ def _run_bootstrap(plan: _Plan, per_key: dict[tuple[str, str], dict[str, np.ndar
 
 
 def _default_mode(scores: pd.DataFrame, keys: pd.DataFrame, reps: int, seed: int, ci: float,
-                  unit: str, notes: list[str]) -> pd.DataFrame:
-    caps = _capabilities()
+                  unit: str, notes: list[str], caps: _Caps) -> pd.DataFrame:
     point = np.full((len(keys), len(caps)), np.nan)
     low, high = point.copy(), point.copy()
     values = scores["score"].to_numpy(dtype=np.float64)
@@ -209,7 +214,7 @@ def _default_mode(scores: pd.DataFrame, keys: pd.DataFrame, reps: int, seed: int
     for (sub, bb, ds), pos in scores.groupby(KEYS + ["dataset"], sort=False).indices.items():
         per_key.setdefault((sub, bb), {})[ds] = values[pos]
     lacking: dict[tuple[str, str], dict[str, set[str]]] = {}
-    plan = _default_plan(per_key, keys, unit, point, lacking)
+    plan = _default_plan(per_key, keys, unit, point, lacking, caps)
     _run_bootstrap(plan, per_key, keys, reps, seed, ci, unit, low, high)
     for (sub, cap), per_bb in lacking.items():
         union = set().union(*per_bb.values())
@@ -223,10 +228,9 @@ def _default_mode(scores: pd.DataFrame, keys: pd.DataFrame, reps: int, seed: int
 
 
 def _official_mode(submissions: Sequence[Submission], scores: pd.DataFrame, keys: pd.DataFrame,
-                   reps: int, notes: list[str]) -> pd.DataFrame:
+                   reps: int, notes: list[str], caps: _Caps) -> pd.DataFrame:
     from geobench.aggregate import official
 
-    caps = _capabilities()
     out = keys.copy()
     for cap, _ in caps:
         out[cap] = np.nan
@@ -271,7 +275,8 @@ def check_options(mode: str, reps: int | None, ci: float, unit: str) -> int:
 
 def aggregate(submissions: list[Submission], mode: str = "default",
               normalizer: Normalizer | None = None, reps: int | None = None, seed: int = 0,
-              ci: float = 0.95, unit: str = "seeds") -> AggregateResult:
+              ci: float = 0.95, unit: str = "seeds",
+              capabilities: Sequence[Capability] | None = None) -> AggregateResult:
     """Score ``submissions`` (each kept separate) per capability and per dataset.
 
     Args:
@@ -284,6 +289,8 @@ def aggregate(submissions: list[Submission], mode: str = "default",
             states.
         ci: interval coverage (default mode).
         unit: ``seeds`` (stratified within datasets) or ``datasets`` (datasets, then seeds).
+        capabilities: the capabilities to score (:mod:`geobench.aggregate.scope`); ``None``:
+            the nine official ones.
 
     Raises:
         ConfigError: unknown mode/unit, or reps/ci out of range.
@@ -291,7 +298,10 @@ def aggregate(submissions: list[Submission], mode: str = "default",
     """
     import pandas as pd
 
+    from geobench.capabilities import official_capabilities
+
     reps = check_options(mode, reps, ci, unit)
+    scored = list(capabilities) if capabilities is not None else official_capabilities()
     if not submissions:
         raise ResultsError("nothing to aggregate: no inputs given")
     names = [s.name for s in submissions]
@@ -306,10 +316,10 @@ def aggregate(submissions: list[Submission], mode: str = "default",
             .reset_index(drop=True))
     notes: list[str] = []
     if mode == "default":
-        caps = _default_mode(scores, keys, reps, seed, ci, unit, notes)
+        caps = _default_mode(scores, keys, reps, seed, ci, unit, notes, _columns(scored))
         per_ds = _per_dataset(scores, keys, "score")
     else:
-        caps = _official_mode(submissions, scores, keys, reps, notes)
+        caps = _official_mode(submissions, scores, keys, reps, notes, _columns(scored))
         from geobench.aggregate.official import per_dataset_iqm
 
         parts = [per_dataset_iqm(scores[scores["submission"] == s.name]).to_frame("v")
@@ -319,4 +329,4 @@ def aggregate(submissions: list[Submission], mode: str = "default",
     raw = _per_dataset(scores, keys, "test metric")
     return AggregateResult(mode=mode, reps=reps, normalizer=norm, capabilities=caps,
                            per_dataset=per_ds, raw_per_dataset=raw, scores=scores, notes=notes,
-                           seed=seed, unit=unit, ci=ci)
+                           seed=seed, unit=unit, ci=ci, scored=scored)

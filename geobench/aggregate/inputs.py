@@ -3,7 +3,8 @@
 Each input is one :class:`Submission` (as on the official leaderboard, inputs are never merged):
 
 * a **run directory** (``RUN_DIR/results/*.json``, :mod:`geobench.results_store`): its finished
-  seed runs (``phase == "repeat"``);
+  seed runs (``phase == "repeat"``); its model's display name and size from
+  ``RUN_DIR/model_info.json`` when the run wrote one;
 * a **submission folder** (``submissions/<id>/``) or an **official result folder**:
   ``results_and_parameters.csv`` + ``additional_info.json`` (+ ``geobench.json`` for ours).
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 CSV_NAME = "results_and_parameters.csv"
 INFO_NAME = "additional_info.json"
 GEOBENCH_INFO_NAME = "geobench.json"
+RUN_MODEL_INFO_NAME = "model_info.json"  # RUN_DIR/model_info.json: the run's model, by backbone
 REQUIRED_COLUMNS: tuple[str, ...] = ("dataset", "Metric", "test metric", "Seed", "backbone",
                                      "frozen_or_full_ft")
 
@@ -197,6 +199,35 @@ def _load_folder(folder: Path, raw_metrics: bool) -> Submission:
     return Submission(name=folder.name, rows=rows, info=info, source=folder)
 
 
+def _size(parameters: int) -> str:
+    """``25557032`` -> ``26M``, ``1234567`` -> ``1.2M``, ``86000`` -> ``86K``."""
+    for scale, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if parameters >= scale:
+            value = parameters / scale
+            return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
+    return str(parameters)
+
+
+def _run_models(run_dir: Path) -> dict[str, Any]:
+    """The run's model as the pages name it (``{"geobench": {"models": [...]}}``, the layout of a
+    submission's geobench.json), from RUN_DIR/model_info.json; {} without a readable one."""
+    try:
+        data = _read_json(run_dir / RUN_MODEL_INFO_NAME, required=False) or {}
+    except ResultsError:
+        return {}
+    models = []
+    for backbone, facts in sorted(data.items()):
+        if not isinstance(facts, dict) or not facts.get("display_name"):
+            continue
+        entry: dict[str, Any] = {"backbone": str(backbone),
+                                 "display_name": str(facts["display_name"])}
+        count = facts.get("parameters")
+        if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+            entry |= {"parameters": count, "size": _size(count)}
+        models.append(entry)
+    return {"geobench": {"models": models}} if models else {}
+
+
 def _load_run_dir(run_dir: Path, raw_metrics: bool) -> Submission:
     from geobench.results_store import read_rows
 
@@ -208,7 +239,8 @@ def _load_run_dir(run_dir: Path, raw_metrics: bool) -> Submission:
         raise ResultsError(f"{run_dir}: no finished seed runs (phase 'repeat') yet; "
                            "only HPO trials are in its results")
     rows = check_rows(rows, str(run_dir / "results"), row_label="run_id", raw_metrics=raw_metrics)
-    return Submission(name=run_dir.resolve().name, rows=rows, info={}, source=run_dir)
+    return Submission(name=run_dir.resolve().name, rows=rows, info=_run_models(run_dir),
+                      source=run_dir)
 
 
 def load_input(path: str | Path, raw_metrics: bool = False) -> Submission:

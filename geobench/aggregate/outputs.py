@@ -18,14 +18,18 @@ capabilities.csv         submission, backbone, then per capability ``<Cap>, <Cap
 per_dataset.csv          submission, backbone, then per dataset the IQM over seeds of the
                          normalized score (official dataset order, then others by name)
 raw_per_dataset.csv      as per_dataset.csv, of the leaderboard-scale ``test metric``
-scores.csv               frozen_or_full_ft, submission, backbone, dataset, Seed, test metric,
-                         score: every seed run, normalized (``score``) and not
+scores.csv               frozen_or_full_ft, submission, backbone, dataset, Metric, Seed,
+                         test metric, score: every seed run, normalized (``score``) and not;
+                         by board, input, backbone, dataset, then in input order
 backbones.csv            frozen_or_full_ft, submission, backbone, datasets, rows: the rows of
                          each board, by board, input, backbone
 datasets.csv             dataset, frozen_or_full_ft, Metric, transform_metric, transform_scale:
                          per board the metric its rows name and the leaderboard scale
                          (``1 − transform_metric × transform_scale`` where given)
-capability_datasets.json [{name, display_name, datasets}]: the capabilities scored
+capability_datasets.json [{name, display_name, datasets}]: the capabilities scored, in column
+                         order; ``synthetic: true`` for one on geobench's synthetic data,
+                         ``partial: {of, display_name, datasets}`` (the whole capability) for
+                         one scored over only the datasets the inputs ran
 normalizer.json          the normalizer used (``geobench-normalizer/1``)
 submissions.json         [{submission, sha256 (of rows and metadata), rows, protocols,
                          parts: [{frozen_or_full_ft, rows, backbones}], info}]: what each
@@ -161,11 +165,14 @@ def _scores(boards: Sequence[Board], order: Sequence[str]) -> str:
     import pandas as pd
 
     position = {n: i for i, n in enumerate(order)}
-    cols = ["submission", "backbone", "dataset", "Seed", "test metric", "score"]
+    cols = ["submission", "backbone", "dataset", "Metric", "Seed", "test metric", "score"]
     parts = []
     for b in boards:
         t = b.result.scores[cols].assign(_o=lambda d: d["submission"].map(position))
-        t = t.sort_values(["_o", "backbone", "dataset", "Seed"], kind="mergesort")
+        # within a backbone and dataset the rows stay in input order: the order in which the
+        # default mode's shared bootstrap counts are paired with the seeds (a table read back in
+        # this order is scored exactly as its source was)
+        t = t.sort_values(["_o", "backbone", "dataset"], kind="mergesort")
         parts.append(t.drop(columns="_o").assign(frozen_or_full_ft=b.value))
     return frame_csv(pd.concat(parts, ignore_index=True)[["frozen_or_full_ft", *cols]])
 
@@ -235,7 +242,7 @@ def render_files(submissions: Sequence[Submission], boards: Sequence[Board],
                  normalizer: Normalizer, options: Mapping[str, Any]) -> dict[str, str]:
     """Every file of the folder (name -> text), ``manifest.json`` included."""
     from geobench.aggregate.boards import combined
-    from geobench.capabilities import official_capabilities
+    from geobench.aggregate.scope import describe
 
     order = [s.name for s in submissions]
     tables = combined(boards, order)
@@ -246,9 +253,7 @@ def render_files(submissions: Sequence[Submission], boards: Sequence[Board],
         "scores.csv": _scores(boards, order),
         "backbones.csv": _backbones(boards),
         "datasets.csv": _datasets(boards),
-        "capability_datasets.json": _json([{"name": c.name, "display_name": c.display_name,
-                                            "datasets": list(c.datasets)}
-                                           for c in official_capabilities()]),
+        "capability_datasets.json": _json([describe(c) for c in boards[0].result.scored]),
         "normalizer.json": json.dumps(normalizer.to_json(), indent=2) + "\n",
         "submissions.json": _json(_submissions(submissions, boards)),
         **_plot_files(boards),

@@ -5,5 +5,7 @@ section per fine-tuning mode (full fine-tuning, frozen, LoRA), a page per capabi
 dataset, SVG plots, submission details, sortable tables, and CSV/JSON of every table. Every
 number is read from an aggregate output folder (:mod:`geobench.leaderboard.reader`; written by
 ``python -m geobench.aggregate``); the rendering modules import nothing from
-:mod:`geobench.aggregate`. See :mod:`geobench.leaderboard.build`.
+:mod:`geobench.aggregate`. See :mod:`geobench.leaderboard.build`; the per-seed scores table every
+leaderboard carries (and the published one shipped in ``published/``):
+:mod:`geobench.leaderboard.scores_table`; a run's leaderboard: :mod:`geobench.leaderboard.runboard`.
 """

@@ -5,9 +5,10 @@
     python -m geobench.leaderboard INPUT... [--name NAME] [--out DIR] [--mode default|official]
                                    [--reps N] [--normalizer FILE] [--title TEXT]
                                    [--aggregate-out DIR] [--model-info FILE] [--attribution TEXT]
+                                   [--capabilities A,B] [--partial] [--published]
     python -m geobench.leaderboard import-official PATH [--name geobench2] [--out DIR]
                                    [--mode ...] [--reps N] [--commit SHA] [--title TEXT]
-                                   [--aggregate-out DIR]
+                                   [--aggregate-out DIR] [--package-copy | --no-package-copy]
 
 The pages are rendered only from an aggregate output folder (``python -m geobench.aggregate``
 writes one). Given such a folder, it is rendered as it is; given inputs (run directories,
@@ -30,7 +31,7 @@ from geobench.cli import main_guard
 from geobench.errors import ConfigError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_AGGREGATE_OPTIONS = ("mode", "reps", "normalizer")
+_AGGREGATE_OPTIONS = ("mode", "reps", "normalizer", "capabilities", "partial", "published")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,7 +74,16 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
                             "default: the shipped official normalizer")
     build.add_argument("--model-info", type=Path, metavar="FILE",
                        help="official model_info.json with display names and sizes")
-    build.add_argument("--attribution", default="", help="source line shown on every page")
+    build.add_argument("--attribution", default=None, help="source line shown on every page")
+    build.add_argument("--capabilities", metavar="A,B",
+                       help="capabilities to score (names in conf/capability, e.g. smoke); "
+                            "default: the nine official ones")
+    build.add_argument("--partial", action="store_true", default=None,
+                       help="score a capability the inputs ran only some datasets of over those "
+                            "datasets, shown as partial (every model over the same datasets)")
+    build.add_argument("--published", action="store_true", default=None,
+                       help="score the published GEO-Bench-2 submissions shipped with geobench "
+                            "beside the inputs, on the datasets and fine-tuning modes they ran")
     imp = _Parser(prog="python -m geobench.leaderboard import-official",
                   description="Build a leaderboard from the official GEO-Bench-2-Leaderboard "
                               "repository layout (results/<uuid>/ or <uuid>/ folders, optional "
@@ -82,6 +92,11 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     _common(imp, "geobench2")
     imp.add_argument("--commit", help="source commit for the attribution line (read from git "
                                       "when PATH is a checkout)")
+    imp.add_argument("--package-copy", action=argparse.BooleanOptionalAction, default=None,
+                     help="also write data/scores.csv and data/scores-info.json into the package "
+                          "(geobench/leaderboard/published/, the published results a run's "
+                          "leaderboard is scored beside); default: on for the committed board "
+                          "(--name geobench2 without --out, in a source checkout)")
     return build, imp
 
 
@@ -105,25 +120,45 @@ def _aggregate_and_build(args: argparse.Namespace, inputs: Sequence[Path], out: 
                          normalizer: Path | None, **render: Any) -> Any:
     """Run the aggregate stage on ``inputs``, then render its folder into ``out``."""
     from geobench.aggregate.stage import run as aggregate_stage
+    from geobench.cli import parse_list
     from geobench.leaderboard.build import build
+    from geobench.leaderboard.scores_table import PACKAGE_COPY
 
+    caps = getattr(args, "capabilities", None)
+    published = PACKAGE_COPY if getattr(args, "published", None) else None
     with _aggregate_dir(args) as folder:
         aggregate_stage(inputs, folder, mode=args.mode or "default", normalizer=normalizer,
-                        reps=args.reps, plot_top=args.plot_top)
+                        reps=args.reps, plot_top=args.plot_top,
+                        capabilities=parse_list(caps) if caps else None,
+                        partial=bool(getattr(args, "partial", None)), published=published)
         return build(folder, out, **render)
+
+
+def _render(args: argparse.Namespace) -> dict[str, Any]:
+    """Title, model catalog and attribution of the pages; with ``--published`` the published
+    models' display names and their source line."""
+    from geobench.leaderboard.models import ModelCatalog, load_official_model_info
+    from geobench.leaderboard.scores_table import PACKAGE_COPY, published_models, read_info
+
+    official = load_official_model_info(args.model_info) if args.model_info else {}
+    attribution = args.attribution
+    if args.published:
+        info = read_info(PACKAGE_COPY)
+        official = published_models(info) | official
+        if attribution is None:
+            attribution = (f"Beside the inputs: {info.get('attribution', 'published results')} "
+                           "Shown on the datasets and fine-tuning modes the inputs ran.")
+    return {"title": args.title or f"{args.name} leaderboard",
+            "catalog": ModelCatalog(official), "attribution": attribution or ""}
 
 
 def _build(args: argparse.Namespace, out: Path) -> Any:
     from geobench.leaderboard.build import build
-    from geobench.leaderboard.models import ModelCatalog, load_official_model_info
     from geobench.leaderboard.reader import is_aggregate_folder, read_aggregate
 
-    catalog = ModelCatalog(load_official_model_info(args.model_info) if args.model_info else None)
-    render = {"title": args.title or f"{args.name} leaderboard", "catalog": catalog,
-              "attribution": args.attribution}
     folders = [p for p in args.inputs if is_aggregate_folder(p)]
     if not folders:
-        return _aggregate_and_build(args, args.inputs, out, args.normalizer, **render)
+        return _aggregate_and_build(args, args.inputs, out, args.normalizer, **_render(args))
     given = [f"--{o.replace('_', '-')}" for o in (*_AGGREGATE_OPTIONS, "aggregate_out")
              if getattr(args, o) is not None]
     if len(args.inputs) > 1 or given:
@@ -134,21 +169,30 @@ def _build(args: argparse.Namespace, out: Path) -> Any:
     for name in data.modified:
         print(f"note: {folders[0] / name} differs from the sha256 in its manifest.json; rendered "
               "as it is", file=sys.stderr)
-    return build(data, out, **render)
+    return build(data, out, **_render(args))
 
 
 def _import_official(args: argparse.Namespace, out: Path) -> Any:
     from geobench.leaderboard import official
     from geobench.leaderboard.models import ModelCatalog, load_official_model_info
+    from geobench.leaderboard.scores_table import PACKAGE_COPY, write_package_copy
 
     layout = official.find_layout(args.path)
     catalog = ModelCatalog(load_official_model_info(layout.model_info)
                            if layout.model_info else None)
-    return _aggregate_and_build(
+    result = _aggregate_and_build(
         args, layout.submissions, out, layout.normalizer, catalog=catalog,
         normalizer_name="imported normalizer.json" if layout.normalizer else None,
         title=args.title or "GEO-Bench-2 published results",
         attribution=official.attribution(layout, args.commit))
+    copy = args.package_copy
+    if copy is None:  # the committed board of a source checkout
+        copy = (args.name == "geobench2" and args.out is None
+                and (PACKAGE_COPY.parents[2] / "pyproject.toml").is_file())
+    if copy:
+        for path in write_package_copy(out):
+            print(f"wrote {path} (package data: the published results runs are scored beside)")
+    return result
 
 
 @main_guard

@@ -26,6 +26,7 @@ from geobench.leaderboard.models import ModelCatalog
 from geobench.leaderboard.pages import Site, render_site
 from geobench.leaderboard.reader import FORMAT, AggregateData, read_aggregate
 from geobench.leaderboard.render import esc
+from geobench.leaderboard.scores_table import score_files
 
 MANIFEST = "leaderboard.json"
 GENERATOR = "geobench.leaderboard"
@@ -78,8 +79,9 @@ def build_files(data: AggregateData, *, title: str, catalog: ModelCatalog | None
     site = Site(brand=title, boards=boards, capabilities=data.capabilities,
                 datasets=data.datasets, footer=footer, intro=_intro(mode, reps, label),
                 attribution=esc(attribution), submissions=subs,
-                anchors=submission_anchors([s.name for s in subs]))
+                anchors=submission_anchors([s.name for s in subs]), scopes=data.scopes)
     files = render_site(site)
+    files.update(score_files(data, boards, title=title, attribution=attribution))
     manifest = {
         "generator": GENERATOR,
         "title": title,

@@ -21,7 +21,7 @@ from geobench.capabilities import Capability
 from geobench.leaderboard import svg
 from geobench.leaderboard.assets import SORT_JS, STYLE_CSS
 from geobench.leaderboard.boards import Board, short_submission, slug
-from geobench.leaderboard.reader import SubmissionInfo
+from geobench.leaderboard.reader import CapabilityScope, SubmissionInfo
 from geobench.leaderboard.render import (
     NavLink,
     esc,
@@ -32,6 +32,7 @@ from geobench.leaderboard.render import (
     page,
     table_html,
 )
+from geobench.leaderboard.scope_notes import column_title, scope_items
 from geobench.leaderboard.table import Table, is_missing
 from geobench.leaderboard.tables import (
     capability_tables,
@@ -58,6 +59,7 @@ class Site:
     attribution: str  # escaped HTML, may be empty
     submissions: list[SubmissionInfo]  # in input order
     anchors: dict[str, str]
+    scopes: dict[str, CapabilityScope] = field(default_factory=dict)  # capability key -> scope
     files: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -124,10 +126,15 @@ def index_page(site: Site) -> None:
     parts.append("<p>Leaderboards: " + ", ".join(
         f'<a href="#{b.key}">{esc(b.title)}</a> ({len(b.entries)} rows)' for b in site.boards)
         + '; <a href="submissions.html">submission details</a>.</p>')
+    scoped = scope_items(site.capabilities, site.scopes)
+    if scoped:
+        parts.append(note("Scope of the capability scores", scoped))
     for board in site.boards:
         caps = [c for c in site.capabilities if c.display_name in board.columns]
         by = rank_capability(board, caps)
-        table = overview_table(board, caps, by)
+        table = overview_table(board, caps, by,
+                               {c.display_name: column_title(c, site.scopes.get(c.name))
+                                for c in caps})
         table.caption = (
             f"Ranked only among {esc(board.title.lower())} results"
             + (f", by {esc(by.display_name)}" if by else "")
@@ -204,6 +211,9 @@ def capability_page(site: Site, board: Board, cap: Capability) -> None:
                       else f"{esc(d)} (no results)" for d in datasets)
     parts = [f"<h1>{esc(cap.display_name)} <small>· {esc(board.title)}</small></h1>",
              f'<p class="lead">Datasets ({len(datasets)}): {links}.</p>', site.intro]
+    scoped = scope_items([cap], site.scopes)
+    if scoped:
+        parts.append(note("Scope of this capability", scoped))
     items = []
     for e in board.entries:
         miss = [d for d in datasets if d not in e.datasets]

@@ -46,6 +46,23 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 JSON_FILES = ("capability_datasets.json", "normalizer.json", "submissions.json")
 Key = tuple[str, str]  # (submission, backbone)
 Records = dict[Key, dict[str, Any]]
+# frozen_or_full_ft, submission, backbone, dataset, Metric ("" if not recorded), Seed, test metric
+SeedRow = tuple[str, str, str, str, str, int, float]
+
+
+@dataclass(frozen=True)
+class CapabilityScope:
+    """What a scored capability covers (capability_datasets.json): ``synthetic`` (scored on
+    geobench's synthetic data) and, for a partial one, the whole capability it is part of."""
+
+    synthetic: bool = False
+    of: str = ""  # partial: the whole capability's key ("" when scored whole)
+    of_display_name: str = ""
+    all_datasets: tuple[str, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.of)
 
 
 @dataclass(frozen=True)
@@ -86,11 +103,13 @@ class AggregateData:
     folder: Path
     options: dict[str, Any]  # mode, reps, seed, ci, unit, ...
     capabilities: list[Capability]
+    scopes: dict[str, CapabilityScope]  # capability key -> what it covers
     capability_columns: list[str]  # columns of capabilities.csv
     capability_records: Records
     normalized_records: Records
     raw_records: Records
     seed_scores: dict[tuple[str, str, str], list[tuple[int, float, float]]]  # (Seed, raw, score)
+    seed_rows: list[SeedRow]  # scores.csv as it is ordered (exact floats)
     datasets: list[str]
     normalizer: dict[str, Any]
     submissions: list[SubmissionInfo]
@@ -182,13 +201,33 @@ def _json_file(folder: Path, name: str) -> Any:
         raise ResultsError(f"{folder / name}: not readable JSON ({exc})") from None
 
 
-def _seed_scores(folder: Path) -> dict[tuple[str, str, str], list[tuple[int, float, float]]]:
+def _seed_scores(folder: Path) -> tuple[dict[tuple[str, str, str], list[tuple[int, float, float]]],
+                                         list[SeedRow]]:
+    """(submission, backbone, dataset) -> [(Seed, test metric, score)] by Seed, and the rows."""
     out: dict[tuple[str, str, str], list[tuple[int, float, float]]] = {}
+    rows: list[SeedRow] = []
     where = str(folder / "scores.csv")
     for r in _rows(folder, "scores.csv"):
+        seed, raw = _int(r["Seed"], where), _num(r["test metric"], where)
         out.setdefault((r["submission"], r["backbone"], r["dataset"]), []).append(
-            (_int(r["Seed"], where), _num(r["test metric"], where), _num(r["score"], where)))
-    return {k: sorted(v, key=lambda t: t[0]) for k, v in out.items()}  # stable: by Seed
+            (seed, raw, _num(r["score"], where)))
+        rows.append((r["frozen_or_full_ft"], r["submission"], r["backbone"], r["dataset"],
+                     r.get("Metric") or "", seed, raw))
+    return {k: sorted(v, key=lambda t: t[0]) for k, v in out.items()}, rows  # stable: by Seed
+
+
+def _capabilities(folder: Path) -> tuple[list[Capability], dict[str, CapabilityScope]]:
+    caps, scopes = [], {}
+    for c in _json_file(folder, "capability_datasets.json"):
+        synthetic = c.get("synthetic") is True
+        cap = Capability(str(c["name"]), str(c["display_name"]), tuple(c["datasets"]),
+                         synthetic=synthetic)
+        whole = c.get("partial") if isinstance(c.get("partial"), dict) else {}
+        caps.append(cap)
+        scopes[cap.name] = CapabilityScope(synthetic, str(whole.get("of", "")),
+                                           str(whole.get("display_name", "")),
+                                           tuple(str(d) for d in whole.get("datasets", [])))
+    return caps, scopes
 
 
 def _boards(folder: Path) -> tuple[list[BoardData], list[str]]:
@@ -276,17 +315,17 @@ def read_aggregate(folder: str | Path) -> AggregateData:
     if manifest.get("format") != FORMAT:
         raise ResultsError(f"{root / MANIFEST}: format {manifest.get('format')!r}, expected "
                            f"{FORMAT!r}")
-    caps = [Capability(str(c["name"]), str(c["display_name"]), tuple(c["datasets"]))
-            for c in _json_file(root, "capability_datasets.json")]
+    caps, scopes = _capabilities(root)
+    seed_scores, seed_rows = _seed_scores(root)
     records = {name: _records(root, name) for name in
                ("capabilities.csv", "per_dataset.csv", "raw_per_dataset.csv")}
     boards, datasets = _boards(root)
     return AggregateData(
-        folder=root, options=dict(manifest.get("options", {})), capabilities=caps,
+        folder=root, options=dict(manifest.get("options", {})), capabilities=caps, scopes=scopes,
         capability_columns=_header(root, "capabilities.csv"),
         capability_records=records["capabilities.csv"],
         normalized_records=records["per_dataset.csv"],
-        raw_records=records["raw_per_dataset.csv"], seed_scores=_seed_scores(root),
+        raw_records=records["raw_per_dataset.csv"], seed_scores=seed_scores, seed_rows=seed_rows,
         datasets=datasets, normalizer=dict(_json_file(root, "normalizer.json")),
         submissions=_submissions(root), boards=boards,
         notes=[str(n) for n in manifest.get("notes", [])], modified=_modified(root, manifest))

@@ -70,7 +70,10 @@ def _why(e: Entry, cap: Capability) -> str:
     return f"no results for {', '.join(missing)}" if missing else "not computed"
 
 
-def overview_table(board: Board, caps: Sequence[Capability], by: Capability | None) -> Table:
+def overview_table(board: Board, caps: Sequence[Capability], by: Capability | None,
+                   titles: dict[str, str] | None = None) -> Table:
+    """Models × capabilities of one board, ranked by ``by``; ``titles``: column tooltips by
+    capability display name."""
     recs = board.capability_records
     values = {k: r.get(by.display_name) for k, r in recs.items()} if by else {}
     entries = ordered(board.entries, values)
@@ -94,8 +97,9 @@ def overview_table(board: Board, caps: Sequence[Capability], by: Capability | No
                 Column("frozen_or_full_ft", "Fine-tuning", numeric=False)]
     for c in caps:
         ci, pm = interval_columns(board, c.display_name)
+        title = (titles or {}).get(c.display_name, f"{c.display_name}: normalized IQM ×100")
         columns.append(Column(c.display_name, c.display_name, scale=100, ci=ci, pm=pm,
-                              title=f"{c.display_name}: normalized IQM ×100"))
+                              title=title))
     return Table(f"{board.key}-overview", f"{board.title}: capability scores", columns, rows,
                  hidden=HIDDEN)
 

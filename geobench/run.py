@@ -83,12 +83,16 @@ def is_up_to_date_any(d: Path) -> bool:
 
 
 def _leaderboard(run_dir: Path) -> None:
+    """RUN_DIR/leaderboard/: the run's model beside the published GEO-Bench-2 results on the
+    datasets it ran (partial capability scores where it ran some of a capability's datasets), or,
+    on synthetic data, its own capability alone (:mod:`geobench.leaderboard.runboard`)."""
     try:
         from geobench.leaderboard.__main__ import main as lb_main
+        from geobench.leaderboard.runboard import run_arguments
     except ImportError:
         return
     out = run_dir / "leaderboard"
-    code = lb_main([str(run_dir), "--name", run_dir.name, "--out", str(out)])
+    code = lb_main(run_arguments(run_dir, out))
     if code == 0:
         log.info("leaderboard: %s", out / "index.html")
 

@@ -3,17 +3,21 @@
 Writes ``submissions/<id>/`` (geobench's layout: the official CSV columns first, then geobench's
 columns; ``additional_info.json``; ``geobench.json`` with the models' metadata), or with
 ``--format official`` exactly the official GEO-Bench-2 leaderboard's two files. The folder is
-validated before it is moved into place; a folder that would not validate is not written.
+validated before it is moved into place; a folder that would not validate is not written. Only
+rows made under the published protocol (``geobench2``) are taken, unless ``--protocol NAME``
+names another (``smoke``: a trial run of the whole path, which the leaderboard does not take).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from geobench.cli import main_guard
+from geobench.config import OFFICIAL_PROTOCOL
 from geobench.errors import ConfigError
 
 
@@ -40,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--code", default=None, help="link to the model's code (default: N/A)")
     p.add_argument("--info", default="", help="how the experiments were run (free text)")
     p.add_argument("--comments", default="N/A", help="comments on new models (architecture, pre-training data, ...)")
+    p.add_argument("--protocol", default=OFFICIAL_PROTOCOL, metavar="NAME",
+                   help=f"accept the rows of this protocol (default {OFFICIAL_PROTOCOL}, with its exact "
+                   "settings: what the leaderboard takes); another name, e.g. smoke, packages a trial "
+                   "run, accepted by name")
     return p
 
 
@@ -55,6 +63,12 @@ def _per_backbone(values: list[str], option: str, backbones: list[str]) -> dict[
             raise ConfigError(f"{option} {value!r}: the runs hold several backbones "
                               f"({', '.join(backbones)}); write {option} BACKBONE=VALUE")
     return out
+
+
+def _protocol_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+        raise ConfigError(f"--protocol {name!r}: give a protocol's name, e.g. {OFFICIAL_PROTOCOL} or smoke")
+    return name
 
 
 @main_guard
@@ -75,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         names=_per_backbone(args.name, "--name", backbones),
         sizes=_per_backbone(args.size, "--size", backbones),
         license=args.license, paper=args.paper, code=args.code, info=args.info,
-        comments=args.comments,
+        comments=args.comments, protocol=_protocol_name(args.protocol),
     )  # fmt: skip
     try:
         target, report = build_submission(args.run_dirs, args.out, opts)

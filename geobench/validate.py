@@ -2,6 +2,8 @@
 
 Accepts geobench's submission folders and the official GEO-Bench-2 two-file layout. Lists every
 problem as ``FILE:LINE: severity: message`` and exits 1 if any is an error, 0 otherwise.
+Rows must come from the published protocol (``geobench2``); ``--protocol smoke`` accepts a trial
+run's rows instead (never used by the CI workflow).
 A PATH that holds submission folders (e.g. ``submissions/``) validates each of them.
 
 Everything printed is safe for a CI log: names and values from the submission have their
@@ -13,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from geobench.cli import main_guard
+from geobench.config import OFFICIAL_PROTOCOL
 from geobench.submission import schema as S
 from geobench.submission.report import Problem, Report, printable
 
@@ -47,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-problems", type=int, default=200, metavar="N",
                    help="print at most N problems per submission (0: all; default 200)")
     p.add_argument("-v", "--verbose", action="store_true", help="also print notes (capability coverage)")
+    p.add_argument("--protocol", default=OFFICIAL_PROTOCOL, metavar="NAME",
+                   help=f"accept the rows of this protocol (default {OFFICIAL_PROTOCOL}, with its exact "
+                   "settings: what the leaderboard and CI take); another name, e.g. smoke, accepts a "
+                   "trial run's rows by name")
     return p
 
 
@@ -105,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.seeds is not None and not 1 <= args.seeds <= 1000:
         print("error: --seeds must be between 1 and 1000", file=sys.stderr)
         return 2
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", args.protocol):
+        print("error: --protocol must be a protocol's name, e.g. geobench2 or smoke", file=sys.stderr)
+        return 2
     if not args.time_limit >= 0:
         print("error: --time-limit must be 0 (no limit) or a number of seconds", file=sys.stderr)
         return 2
@@ -127,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no changed submission folders to validate" if args.changed_since is not None
               else "nothing to validate")
     for folder in folders:
-        report = validate_path(folder, seeds=args.seeds, budget_s=budget)
+        report = validate_path(folder, seeds=args.seeds, budget_s=budget, protocol=args.protocol)
         _print_report(report, args)
         failed |= not report.ok
     return 1 if failed else 0

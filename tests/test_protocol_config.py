@@ -144,7 +144,9 @@ def test_docs_protocol_table_covers_every_setting() -> None:
     from geobench.config import ProtocolConfig
     from geobench.manifest import DatasetProtocol
 
-    text = (CONF_DIR.parent / "docs" / "protocol.md").read_text(encoding="utf-8")
+    from geobench.paths import PROJECT_ROOT
+
+    text = (PROJECT_ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
     sections = text.split("\n## ")
     settings = next(s for s in sections if s.startswith("Protocol settings"))
     rules = next(s for s in sections if s.startswith("Per-(model, dataset) rules"))

@@ -174,7 +174,9 @@ def test_cli_time_limit_option(official_dir: Path, monkeypatch: pytest.MonkeyPat
                                capsys: pytest.CaptureFixture[str]) -> None:
     seen: list[float | None] = []
 
-    def fake(path: Any, *, seeds: Any = None, budget_s: float | None = None) -> Report:
+    def fake(path: Any, *, seeds: Any = None, budget_s: float | None = None,
+             protocol: str = "geobench2") -> Report:
+        assert protocol == "geobench2"  # the default: what the leaderboard and CI accept
         seen.append(budget_s)
         return Report(Path(path), layout="official")
 
@@ -186,6 +188,7 @@ def test_cli_time_limit_option(official_dir: Path, monkeypatch: pytest.MonkeyPat
     capsys.readouterr()
     workflow = (ROOT / ".github" / "workflows" / "validate-submission.yml").read_text()
     assert f"--time-limit {S.VALIDATION_BUDGET_S:g}" in workflow
+    assert "--protocol" not in workflow  # CI accepts geobench2 rows only
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ dataset feeds them B04, B03, B02 and an RGB dataset feeds them red, green, blue 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from geobench.models.spec import BandSpec
 
 S2_NM: dict[str, float] = {
@@ -39,3 +41,58 @@ HLS_6 = (BandSpec("BLUE", 482.0), BandSpec("GREEN", 561.5), BandSpec("RED", 654.
 
 # Sentinel-1 GRD polarisations (TerraMind's S1GRD modality).
 S1_GRD = (BandSpec("VV", None), BandSpec("VH", None))
+
+# Band names a model declaration (``model.bands=[...]``) may use without a wavelength, keyed by
+# :func:`geobench.bands.normalize_band_name` (``B4`` = ``B04``, ``RED`` = ``red``).
+_NIR = BandSpec("nir", 832.8)
+_SAR = tuple(BandSpec(n, None) for n in ("VV", "VH", "HH", "HV"))
+
+
+def _named() -> dict[str, BandSpec]:
+    from geobench.bands import normalize_band_name
+
+    table: dict[str, BandSpec] = {}
+    for band in (*S2_L1C_13, *RGB, _NIR, *HLS_6, *_SAR):  # red = the Sentinel-2 red, as RGB
+        table.setdefault(normalize_band_name(band.name), band)
+    return table
+
+
+def parse_bands(items: Sequence[object], where: str = "model.bands") -> tuple[BandSpec, ...]:
+    """Declared input bands -> BandSpecs: a BandSpec, a known name (``B04``, ``red``, ``NIR_NARROW``, ``VV``),
+    a centre wavelength in nm (``664.6``) or ``NAME@NM`` for a band of your own (``pan@650``).
+
+    Raises:
+        ModelError: an empty list, an unknown name without a wavelength, a duplicate.
+    """
+    from geobench.bands import normalize_band_name
+    from geobench.errors import ModelError
+
+    if not items:
+        raise ModelError(f"{where} is empty: name at least one band (e.g. [B04,B03,B02])")
+    table, out = _named(), []
+    for item in items:
+        if isinstance(item, BandSpec):
+            out.append(item)
+            continue
+        text = str(item).strip()
+        name, sep, nm = text.partition("@")
+        try:
+            if sep:
+                out.append(BandSpec(name.strip(), float(nm)))
+                continue
+            out.append(BandSpec(f"{float(text):g}nm", float(text)))
+            continue
+        except ValueError:
+            if sep:
+                raise ModelError(f"{where}: {text!r}: write NAME@NM with NM the centre wavelength "
+                                 "in nm, e.g. pan@650") from None
+        known = table.get(normalize_band_name(text))
+        if known is None:
+            raise ModelError(f"{where}: unknown band name {text!r}: use a Sentinel-2 name (B01…B12, "
+                             "B8A), red/green/blue/nir, an HLS name, VV/VH/HH/HV, a wavelength in "
+                             f"nm, or {text}@NM to give its centre wavelength")
+        out.append(BandSpec(text, known.wavelength_nm))
+    seen = [normalize_band_name(b.name) for b in out]
+    if len(set(seen)) != len(seen):
+        raise ModelError(f"{where}: {[b.name for b in out]} names a band twice")
+    return tuple(out)

@@ -1,7 +1,11 @@
-"""The model registry: one door (:func:`build_encoder`) to every backbone under its official key.
+"""The model registry: one door (:func:`build_encoder`) to every backbone under its official key,
+and to models outside the catalogue (:mod:`geobench.models.sources`): ``timm:NAME``,
+``terratorch:NAME``, a factory named by ``_target_``, an installed package's entry point.
 
-Listing and looking up specs imports no torch; building imports only the family's library
-(timm, torchgeo or terratorch), when that family is built.
+Listing and looking up catalogue specs imports no torch; building imports only the family's
+library (timm, torchgeo or terratorch), when that family is built. The spec of a library model
+(``timm:NAME``) is read from the model itself, built on torch's meta device (no memory, no
+weights).
 """
 
 from __future__ import annotations
@@ -11,20 +15,18 @@ import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from geobench.bands import (
-    BandMatch,
-    identity_plan,
-    is_non_imagery,
-    is_sar_band,
-    match_bands,
-    wavelength_plan,
-)
 from geobench.errors import ModelError, UnknownNameError
 from geobench.models.catalog import ALIASES, SPECS
-from geobench.models.spec import OPTICAL, ModelSpec
+from geobench.models.entry import ModelEntry
+from geobench.models.planning import default_modalities, plan_bands
+from geobench.models.sources import ModelRequest, check_own_key, library_model, load_target
+from geobench.models.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from geobench.models.encoder import Encoder, EncoderPlan
+    from geobench.models.encoder import Encoder
+
+__all__ = ["aliases", "build_encoder", "default_modalities", "get_spec", "list_models",
+           "load_weights_path", "plan_bands", "resolve"]
 
 _BY_KEY: dict[str, ModelSpec] = {s.key: s for s in SPECS}
 _FAMILY_MODULES = {"timm": "timm_family", "torchgeo": "torchgeo_family",
@@ -41,193 +43,75 @@ def aliases() -> dict[str, str]:
     return dict(ALIASES)
 
 
-def get_spec(key_or_alias: str) -> ModelSpec:
-    """The spec of a registry key or alias.
+def get_spec(model: Any) -> ModelSpec:
+    """The spec of a registry key or alias, ``timm:NAME``/``terratorch:NAME``, an installed
+    entry point's name, or a run configuration's model (``ModelConfig``/:class:`ModelRequest`:
+    key plus declared bands, factory and keyword arguments).
 
     Raises:
-        UnknownNameError: not a key or alias; the message suggests close names.
+        UnknownNameError: none of these; the message suggests close names.
+        ModelError: a factory that cannot be imported, bands that cannot be read, options that a
+            catalogue model does not take.
     """
-    key = ALIASES.get(key_or_alias, key_or_alias)
-    try:
-        return _BY_KEY[key]
-    except KeyError:
-        raise UnknownNameError("model", key_or_alias, list(_BY_KEY) + list(ALIASES)) from None
+    return resolve(model)[0]
 
 
-# ----------------------------------------------------------------------------------------------
-# band plans
+def resolve(model: Any) -> tuple[ModelSpec, ModelEntry | None]:
+    """The spec of ``model`` (as :func:`get_spec`) and, for a factory or an installed entry point,
+    its :class:`ModelEntry` (None for catalogue and library models)."""
+    from geobench.models import plugins
+    from geobench.models.band_sets import parse_bands
 
+    req = ModelRequest.of(model)
+    key = ALIASES.get(req.key, req.key)
+    taken = {**_BY_KEY, **ALIASES}
+    if req.target is not None:
+        check_own_key(req.key, taken)
+        entry = ModelEntry(build=load_target(req.target), display_name=req.key)
+        bands = parse_bands(req.bands) if req.bands is not None else None
+        return entry.to_spec(req.key, family="config", source=f"_target_ {req.target}", bands=bands), entry
+    if key in _BY_KEY:
+        if not req.is_plain:
+            raise ModelError(f"model {req.key!r} is a catalogue model with its published inputs; "
+                             "model.bands and model.kwargs apply to timm:NAME, terratorch:NAME and "
+                             "your own models")
+        return _BY_KEY[key], None
+    lib = library_model(req.key)
+    if lib is not None:
+        from geobench.models import dynamic
 
-def _modality_bands(value: Any) -> tuple[tuple[Any, ...], str | None]:
-    """Bands and kind of a dataset modality given as a Band sequence or a manifest Modality."""
-    if hasattr(value, "bands"):
-        return tuple(value.bands), getattr(value, "kind", None)
-    return tuple(value), None
-
-
-def _is_optical(bands: Sequence[Any], kind: str | None) -> bool:
-    if kind is not None:
-        return kind in ("optical", "aerial")
-    return any(b.wavelength_nm is not None for b in bands)
-
-
-def _sar_flags(bands: Sequence[Any], kind: str | None) -> list[bool]:
-    """Which bands of a modality are radar: its kind when known; else by name, and every imagery
-    channel of a modality without any wavelength (a grey SAR amplitude image, a VV/VH ratio)."""
-    if kind is not None:
-        return [kind == "sar"] * len(bands)
-    no_optical = all(b.wavelength_nm is None for b in bands)
-    return [is_sar_band(b) or (no_optical and not is_non_imagery(b)) for b in bands]
-
-
-def _is_sar(bands: Sequence[Any], kind: str | None) -> bool:
-    return bool(bands) and all(_sar_flags(bands, kind))
-
-
-def default_modalities(spec: ModelSpec, dataset: Mapping[str, Any]) -> list[str]:
-    """The dataset modalities a model reads when the config does not choose: the first optical
-    one (the published S2-only runs), else the first modality (SAR-only datasets)."""
-    del spec  # the same rule for every model; the spec is kept for future per-model defaults
-    for name, value in dataset.items():
-        bands, kind = _modality_bands(value)
-        if _is_optical(bands, kind):
-            return [name]
-    return [next(iter(dataset))]
-
-
-def _flat(info: Mapping[str, tuple[tuple[Any, ...], str | None]], mods: Sequence[str]
-          ) -> tuple[list[Any], list[str], list[bool], list[tuple[str, int]]]:
-    """The bands of ``mods`` one after another: bands, ``mod/band`` labels, SAR flags, origins."""
-    bands, labels, sar, where = [], [], [], []
-    for m in mods:
-        mb, kind = info[m]
-        sar += _sar_flags(mb, kind)
-        for i, b in enumerate(mb):
-            bands.append(b)
-            labels.append(f"{m}/{b.name}")
-            where.append((m, i))
-    return bands, labels, sar, where
-
-
-def _model_input_of(spec: ModelSpec, m: str, bands: Sequence[Any], kind: str | None,
-                    model_inputs: Mapping[str, str]) -> str:
-    """The input of a multi-modal model that dataset modality ``m`` feeds."""
-    if m in model_inputs:
-        mm = model_inputs[m]
-        if mm not in spec.input_bands:
-            raise UnknownNameError(f"{spec.key} input", mm, list(spec.input_bands))
-        return mm
-    mm = "S1GRD" if _is_sar(bands, kind) else "S2L2A" if _is_optical(bands, kind) else ""
-    if mm not in spec.input_bands:
-        raise ModelError(f"{spec.key}: dataset modality {m!r} is neither optical nor SAR; "
-                         f"the model takes {list(spec.input_bands)}")
-    return mm
-
-
-def _assign_inputs(spec: ModelSpec, chosen: Sequence[str],
-                   info: Mapping[str, tuple[tuple[Any, ...], str | None]],
-                   model_inputs: Mapping[str, str]) -> dict[str, str]:
-    """Multi-modal models: model input -> the one dataset modality that feeds it."""
-    assigned: dict[str, str] = {}
-    for m in chosen:
-        mm = _model_input_of(spec, m, *info[m], model_inputs)
-        if mm in assigned:
-            raise ModelError(f"{spec.key}: dataset modalities {assigned[mm]!r} and {m!r} both "
-                             f"map to the model's {mm} input; choose one of them")
-        assigned[mm] = m
-    return assigned
-
-
-def _single_input_plan(spec: ModelSpec, bands: list[Any], labels: list[str], sar: list[bool],
-                       ignored: list[str]) -> list[BandMatch]:
-    if spec.wavelength_aware:
-        plan, dropped = wavelength_plan(bands, source_labels=labels, sar_source=sar)
-        ignored += [f"{labels[i]}: no wavelength and not SAR" for i in dropped]
-        return list(plan)
-    if spec.adapts_to_dataset_bands:
-        return list(identity_plan(bands, source_labels=labels))
-    return list(match_bands(bands, spec.input_bands[OPTICAL], source_labels=labels, sar_source=sar))
-
-
-def plan_bands(spec: ModelSpec, dataset_modalities: Mapping[str, Any],
-               modalities: Sequence[str] | None = None,
-               model_inputs: Mapping[str, str] | None = None) -> EncoderPlan:
-    """Decide which dataset band feeds each model input channel (see :mod:`geobench.bands`).
-
-    Args:
-        spec: the model.
-        dataset_modalities: dataset modality name -> its bands in manifest order (a sequence of
-            ``Band``) or a manifest ``Modality`` (whose ``kind`` then says which one is SAR).
-        modalities: the dataset modalities to feed (config ``modalities=[s1,s2]``); default
-            :func:`default_modalities`.
-        model_inputs: multi-modal models: dataset modality -> the model input it feeds (e.g.
-            ``{"s2": "RGB"}`` for TerraMind's RGB tokenizer); default: optical -> S2L2A, SAR -> S1GRD.
-
-    Raises:
-        ModelError: an unknown modality, two modalities for one TerraMind input, or no dataset
-            band the model can use.
-    """
-    from geobench.models.encoder import ChannelSource, EncoderPlan
-
-    if not dataset_modalities:
-        raise ModelError(f"{spec.key}: dataset_modalities is empty; give the dataset's bands")
-    chosen = list(modalities) if modalities else default_modalities(spec, dataset_modalities)
-    if unknown := [m for m in chosen if m not in dataset_modalities]:
-        raise UnknownNameError("dataset modality", unknown[0], list(dataset_modalities))
-    info = {m: _modality_bands(dataset_modalities[m]) for m in chosen}
-    matches: dict[str, tuple[BandMatch, ...]] = {}
-    sources: dict[str, tuple[ChannelSource, ...]] = {}
-    used: set[tuple[str, int]] = set()
-    ignored: list[str] = []
-
-    def record(mm: str, plan: Sequence[BandMatch], where: list[tuple[str, int]]) -> None:
-        matches[mm] = tuple(plan)
-        srcs = []
-        for bm in plan:
-            if bm.source_index is None:
-                srcs.append(ChannelSource(None, None))
-            else:
-                used.add(where[bm.source_index])
-                srcs.append(ChannelSource(*where[bm.source_index]))
-        sources[mm] = tuple(srcs)
-
-    if spec.multi_modal:
-        assigned = _assign_inputs(spec, chosen, info, model_inputs or {})
-        for mm in spec.input_bands:
-            if mm in assigned:
-                bands, labels, sar, where = _flat(info, [assigned[mm]])
-                record(mm, match_bands(bands, spec.input_bands[mm], source_labels=labels, sar_source=sar), where)
-    else:
-        bands, labels, sar, where = _flat(info, chosen)
-        record(OPTICAL, _single_input_plan(spec, bands, labels, sar, ignored), where)
-    if not any(s.modality is not None for srcs in sources.values() for s in srcs):
-        raise ModelError(f"{spec.key}: none of the bands of dataset modalities {chosen} can feed "
-                         f"the model (it takes {spec.bands_summary()}); choose other modalities")
-    ignored += [f"{m}/{b.name}: not needed by the model's inputs" for m in chosen
-                for i, b in enumerate(info[m][0])
-                if (m, i) not in used and not any(x.startswith(f"{m}/{b.name}:") for x in ignored)]
-    return EncoderPlan(matches=matches, sources=sources, dataset_channels={m: len(info[m][0]) for m in chosen},
-                       ignored=tuple(ignored))
+        bands = parse_bands(req.bands) if req.bands is not None else None
+        return dynamic.library_spec(lib[0], lib[1], bands, dict(req.kwargs)), None
+    plugin = plugins.find(req.key, taken)
+    if plugin is None:
+        known = [*_BY_KEY, *ALIASES, *plugins.installed(), "timm:NAME", "terratorch:NAME"]
+        raise UnknownNameError("model", req.key, known)
+    entry = plugins.load(plugin)
+    bands = parse_bands(req.bands) if req.bands is not None else None
+    return entry.to_spec(req.key, family="plugin", source=plugin.source, bands=bands), entry
 
 
 # ----------------------------------------------------------------------------------------------
 # building
 
 
-def build_encoder(key: str, *, dataset_modalities: Mapping[str, Any],
+def build_encoder(key: Any, *, dataset_modalities: Mapping[str, Any],
                   modalities: Sequence[str] | None = None, pretrained: bool = False,
                   image_size: int | Sequence[int] | None = None,
                   weights_path: str | None = None,
                   model_inputs: Mapping[str, str] | None = None) -> Encoder:
-    """Build the encoder of registry model ``key`` for a dataset's bands.
+    """Build the encoder of ``key`` for a dataset's bands.
 
     Args:
-        key: registry key or alias.
+        key: registry key or alias, ``timm:NAME``/``terratorch:NAME``, an installed entry point's
+            name, or a run configuration's model (``ModelConfig`` or :class:`ModelRequest`:
+            with declared bands, a ``_target_`` factory, keyword arguments).
         dataset_modalities: dataset modality -> bands in manifest order (or a manifest Modality).
         modalities: dataset modalities to feed (default: the first optical one).
         model_inputs: multi-modal models: dataset modality -> model input (see :func:`plan_bands`).
-        pretrained: load the published weights (downloaded on demand into the cache); False
-            builds offline with random weights.
+        pretrained: load the published weights (downloaded on demand into the cache; models
+            outside the catalogue: the library's or the factory's own weights); False builds
+            offline with random weights.
         image_size: the input size (int or (H, W)); models with a size-bound component use it,
             the others accept any size.
         weights_path: a local state dict to load instead (the format of ``encoder.backbone``, or
@@ -235,23 +119,34 @@ def build_encoder(key: str, *, dataset_modalities: Mapping[str, Any],
 
     Raises:
         UnknownNameError: unknown key; ModelError: unusable bands, weights that cannot be fetched
-        or do not fit.
+        or do not fit, a model of your own that does not build (the message says why).
     """
     from geobench.models import weights as w
     from geobench.models.encoder import as_sequence
     from geobench.torch_state import preserved_torch_state
 
-    spec = get_spec(key)
-    plan = plan_bands(spec, dataset_modalities, modalities, model_inputs)
+    spec, entry = resolve(key)
     size = as_sequence(image_size) or (spec.default_image_size, spec.default_image_size)
+    # A family's library may change torch's global numerics when imported (terratorch sets the
+    # float32 matmul precision to "medium"): import and build it with that state preserved.
+    if not spec.in_catalogue:
+        with preserved_torch_state():
+            from geobench.models import dynamic
+
+            encoder: Encoder = dynamic.build(
+                spec, entry, ModelRequest.of(key), dataset_modalities=dataset_modalities,
+                modalities=modalities, model_inputs=model_inputs, image_size=size,
+                pretrained=pretrained and weights_path is None)
+            if weights_path is not None:
+                load_weights_path(encoder, weights_path, dynamic)
+        return encoder
+    plan = plan_bands(spec, dataset_modalities, modalities, model_inputs)
     pretrained_file = None
     if weights_path is None and pretrained:
         pretrained_file = w.fetch_weights(spec)
-    # A family's library may change torch's global numerics when imported (terratorch sets the
-    # float32 matmul precision to "medium"): import and build it with that state preserved.
     with preserved_torch_state():
         family = importlib.import_module(f"geobench.models.{_FAMILY_MODULES[spec.family]}")
-        encoder: Encoder = family.build(spec, plan, image_size=size, pretrained_file=pretrained_file)
+        encoder = family.build(spec, plan, image_size=size, pretrained_file=pretrained_file)
         if weights_path is not None:
             load_weights_path(encoder, weights_path, family)
     return encoder

@@ -94,6 +94,7 @@ class ModelSpec:
     paper: str = ""
     notes: str = ""
     own_display_name: str = ""  # models not on the published leaderboard; the others' come from it
+    source: str = ""  # where a model outside the catalogue comes from (library, package, config)
 
     @property
     def display_name(self) -> str:
@@ -112,6 +113,11 @@ class ModelSpec:
     def takes_dataset_bands(self) -> bool:
         """True when the model's channels are the dataset's own bands (no band matching)."""
         return self.wavelength_aware or self.adapts_to_dataset_bands
+
+    @property
+    def in_catalogue(self) -> bool:
+        """True for the registry's own entries (published backbones and the smoke model)."""
+        return not self.source
 
     def bands_summary(self) -> str:
         """Short text of the input bands, e.g. ``optical: B04,B03,B02`` or ``any (wavelengths)``."""

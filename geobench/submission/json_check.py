@@ -250,6 +250,23 @@ class GeobenchMeta:
     protocol_settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # hash -> settings
 
 
+def _check_optional(value: Any, where: str, tp: type | tuple[type, ...], display: str, line: int | None,
+                    report: Report) -> None:
+    """An optional model fact: its type; a list holds short strings (band names)."""
+    if not _is(value, tp):
+        report.error(display, line, f"{where} must be {_type_name(tp)}, not {_type_name(type(value))}")
+    elif isinstance(value, str):
+        _check_string(value, where, display, line, report)
+    elif isinstance(value, list):
+        if len(value) > 1000 or not all(isinstance(v, str) and len(v) <= 200 for v in value):
+            report.error(display, line, f"{where} must be a list of at most 1000 short strings")
+        else:
+            for v in value:
+                _check_string(v, where, display, line, report)
+    elif isinstance(value, int) and not isinstance(value, bool) and value < 1:
+        report.error(display, line, f"{where} must be a positive integer or null")
+
+
 def _check_model(entry: Any, i: int, doc: JsonFile, display: str, report: Report, meta: GeobenchMeta) -> None:
     line = doc.line_of("backbone", i) or doc.line_of("models")
     where = f"models[{i}]"
@@ -265,7 +282,9 @@ def _check_model(entry: Any, i: int, doc: JsonFile, display: str, report: Report
             if key in ("paper", "code"):
                 _check_link(entry[key], f"{where}.{key}", display, line, report)
     for key in entry:
-        if key not in S.MODEL_KEYS:
+        if key in S.MODEL_OPTIONAL_KEYS:
+            _check_optional(entry[key], f"{where}.{key}", S.MODEL_OPTIONAL_KEYS[key], display, line, report)
+        elif key not in S.MODEL_KEYS:
             report.warning(display, line, f"{where}: unknown key {str(key)[:100]!r}")
     name = entry.get("display_name")
     if isinstance(name, str) and not name.strip():

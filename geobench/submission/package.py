@@ -17,15 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from geobench.config import OFFICIAL_PROTOCOL
 from geobench.csvsafe import neutralize
 from geobench.errors import ResultsError
 from geobench.fileio import atomic_directory
 from geobench.results_store import EXTRA_COLUMNS, OFFICIAL_COLUMNS, iter_rows
 from geobench.submission import schema as S
 from geobench.submission.report import Problem, Report
+from geobench.sweep.model_info import MODEL_INFO_FILE
 
-# A run directory may record its models' parameter counts here: {"<backbone>": {"parameters": N}}.
-MODEL_INFO_FILE = "model_info.json"
+# A run directory records its model's facts in MODEL_INFO_FILE (geobench.sweep.model_info):
+# {"<backbone>": {"parameters": N, "display_name": ..., "bands": [...], "patch_size": P, ...}}.
+__all__ = ["MODEL_INFO_FILE", "InvalidSubmissionError", "SubmissionOptions", "build_submission",
+           "load_repeat_rows", "model_entries", "rows_to_csv"]
 
 
 class InvalidSubmissionError(ResultsError):
@@ -51,6 +55,7 @@ class SubmissionOptions:
     code: str | None = None
     info: str = ""
     comments: str = "N/A"
+    protocol: str = OFFICIAL_PROTOCOL  # rows of this protocol are accepted (another: a trial run)
 
 
 def load_repeat_rows(run_dirs: list[Path]) -> list[dict[str, Any]]:
@@ -117,9 +122,11 @@ def rows_to_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
     return buf.getvalue()
 
 
-def _recorded_parameters(run_dirs: list[Path]) -> dict[str, int]:
-    """Parameter counts a run recorded in ``RUN_DIR/model_info.json`` (absent: none)."""
-    out: dict[str, int] = {}
+def _recorded(run_dirs: list[Path]) -> dict[str, dict[str, Any]]:
+    """The model facts runs recorded in ``RUN_DIR/model_info.json`` (absent: none), each checked:
+    ``parameters`` (int), ``display_name``/``license``/``source`` (text), ``paper`` (an http(s)
+    link), ``bands`` (list of text), ``patch_size`` (int or null)."""
+    out: dict[str, dict[str, Any]] = {}
     for d in run_dirs:
         path = Path(d) / MODEL_INFO_FILE
         if not path.is_file():
@@ -130,10 +137,27 @@ def _recorded_parameters(run_dirs: list[Path]) -> dict[str, int]:
             raise ResultsError(f"{path}: unreadable ({exc}); fix or delete it") from None
         if isinstance(data, dict):
             for backbone, entry in data.items():
-                n = entry.get("parameters") if isinstance(entry, dict) else None
-                if isinstance(n, int) and not isinstance(n, bool) and n >= 0:
-                    out[str(backbone)] = n
+                if isinstance(entry, dict):
+                    out[str(backbone)] = _checked_facts(entry)
     return out
+
+
+def _checked_facts(entry: dict[str, Any]) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    n = entry.get("parameters")
+    if isinstance(n, int) and not isinstance(n, bool) and n >= 0:
+        facts["parameters"] = n
+    for key in ("display_name", "license", "source"):
+        if isinstance(entry.get(key), str) and entry[key].strip():
+            facts[key] = entry[key].strip()
+    if isinstance(entry.get("paper"), str) and re.fullmatch(r"https?://\S+", entry["paper"]):
+        facts["paper"] = entry["paper"]
+    if isinstance(entry.get("bands"), list) and all(isinstance(b, str) for b in entry["bands"]):
+        facts["bands"] = list(entry["bands"])
+    patch = entry.get("patch_size", "absent")
+    if patch is None or (isinstance(patch, int) and not isinstance(patch, bool) and patch > 0):
+        facts["patch_size"] = patch
+    return facts
 
 
 def _parse_size(text: str) -> tuple[int | None, str]:
@@ -168,42 +192,46 @@ def _registry_keys() -> list[str]:
 
 def model_entries(rows: list[dict[str, Any]], run_dirs: list[Path], opts: SubmissionOptions) -> list[dict[str, Any]]:
     """One geobench.json model entry per backbone. Each field comes from, in order: the options,
-    the run directories' ``model_info.json``, the official leaderboard's table (display name and
-    size, so known models keep their leaderboard names), geobench's model registry."""
+    the official leaderboard's table (display name and size, so known models keep their
+    leaderboard names), the run directories' ``model_info.json`` (parameter count; and for a model
+    of your own its name, license, paper, input bands, patch size, source), geobench's registry."""
     backbones = sorted({str(r["backbone"]) for r in rows})
     for what, mapping in (("--name", opts.names), ("--size", opts.sizes)):
         unknown = sorted(set(mapping) - set(backbones))
         if unknown:
             raise ResultsError(f"{what} names backbone(s) {', '.join(unknown)} that have no rows; "
                                f"the rows hold {', '.join(backbones)}")
-    recorded = _recorded_parameters(run_dirs)
+    recorded = _recorded(run_dirs)
     entries = []
     for b in backbones:
-        spec = _registry_spec(b)
+        spec, facts = _registry_spec(b), recorded.get(b, {})
         official_name, official_size = S.OFFICIAL_MODELS.get(b, ("", ""))
-        params: int | None = recorded.get(b, spec.backbone_params if spec is not None else None)
+        params: int | None = facts.get("parameters", spec.backbone_params if spec is not None else None)
         size = official_size or (S.format_size(params) if params is not None else "")
         if b in opts.sizes:
             params, size = _parse_size(opts.sizes[b])
-        name = opts.names.get(b) or official_name or (spec.display_name if spec is not None else b)
-        entries.append({
-            "backbone": b, "display_name": name, "parameters": params, "size": size,
-            "license": opts.license or (spec.license if spec is not None else "") or "N/A",
-            "paper": opts.paper or (spec.paper if spec is not None else "") or "N/A",
+        own = spec.display_name if spec is not None else facts.get("display_name", b)
+        entry = {
+            "backbone": b, "display_name": opts.names.get(b) or official_name or own,
+            "parameters": params, "size": size,
+            "license": opts.license or (spec.license if spec is not None else facts.get("license")) or "N/A",
+            "paper": opts.paper or (spec.paper if spec is not None else facts.get("paper")) or "N/A",
             "code": opts.code or "N/A",
-        })  # fmt: skip
+        }  # fmt: skip
+        entry.update({k: facts[k] for k in S.MODEL_OPTIONAL_KEYS if k in facts})
+        entries.append(entry)
     return entries
 
 
-def _protocol(rows: list[dict[str, Any]], run_dirs: list[Path]) -> dict[str, Any]:
+def _protocol(rows: list[dict[str, Any]], run_dirs: list[Path], accepted: str = OFFICIAL_PROTOCOL) -> dict[str, Any]:
     """geobench.json's protocol block: the rows' protocol, seeds, budgets and resolved settings."""
     from geobench.submission.protocol_check import protocol_problems, run_settings
 
     settings = run_settings(run_dirs)
-    problems = protocol_problems(rows, settings)
+    problems = protocol_problems(rows, settings, accepted)
     if problems:
-        raise ResultsError("only results of the published protocol can be submitted:\n  "
-                           + "\n  ".join(problems))
+        which = "the published protocol" if accepted == OFFICIAL_PROTOCOL else f"protocol {accepted!r}"
+        raise ResultsError(f"only results of {which} can be submitted:\n  " + "\n  ".join(problems))
     counts = Counter((r["backbone"], r["dataset"]) for r in rows)
     trials = {str(r["dataset"]): r["n_trials"] for r in rows}
     names = sorted({str(r.get("protocol")) for r in rows})
@@ -254,11 +282,14 @@ def _files(rows: list[dict[str, Any]], run_dirs: list[Path], opts: SubmissionOpt
     if len(modes) > 1:
         raise ResultsError(f"the runs mix fine-tuning modes ({', '.join(modes)}); the leaderboard ranks "
                            "each separately: submit the run directories of each mode separately")
+    if opts.fmt == "official" and opts.protocol != OFFICIAL_PROTOCOL:
+        raise ResultsError(f"--format official takes {OFFICIAL_PROTOCOL} results only (the official "
+                           f"leaderboard's protocol); drop --protocol {opts.protocol}")
     if opts.fmt == "official" and modes[0] not in S.OFFICIAL_FT_MODES:
         raise ResultsError(f"fine-tuning mode {modes[0]!r}: the official leaderboard accepts only "
                            f"{' and '.join(S.OFFICIAL_FT_MODES)} results")
     models = model_entries(rows, run_dirs, opts)
-    protocol = _protocol(rows, run_dirs)
+    protocol = _protocol(rows, run_dirs, opts.protocol)
     info = additional_info(rows, models, protocol, opts)
     dump = lambda obj: json.dumps(obj, indent=2, ensure_ascii=False) + "\n"  # noqa: E731
     if opts.fmt == "official":
@@ -301,7 +332,7 @@ def build_submission(run_dirs: list[Path], out_dir: Path, opts: SubmissionOption
         for name, text in files.items():
             with open(folder / name, "w", encoding="utf-8", newline="") as fh:
                 fh.write(text)
-        report = validate_path(folder)
+        report = validate_path(folder, protocol=opts.protocol)
         report.path = target
         report.problems = [Problem(p.file.replace(str(folder), str(target), 1), p.line, p.severity, p.message)
                            for p in report.problems]

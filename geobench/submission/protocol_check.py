@@ -1,5 +1,9 @@
 """Were these rows made under the published protocol? (``geobench2``, every setting unchanged)
 
+``--protocol NAME`` of ``geobench.submit``/``geobench.validate`` accepts the rows of another
+named protocol instead (``smoke``: a trial run of the whole submission path); the default, and
+what the CI workflow checks, is ``geobench2``.
+
 Every results row records the protocol preset's name and ``protocol_hash``, the hash of every
 resolved setting of its (model, dataset) (:class:`geobench.protocol.DatasetSettings`). A row is
 official when its protocol is ``geobench2`` and its hash equals the hash the ``geobench2`` preset
@@ -41,12 +45,24 @@ def differing_settings(dataset: str, backbone: str, settings: Mapping[str, Any])
             if k != "protocol" and settings.get(k) != v]
 
 
-def row_problem(row: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> str | None:
-    """Why ``row`` is not an official ``geobench2`` row, or None when it is."""
+def row_problem(row: Mapping[str, Any], settings: Mapping[str, Any] | None = None,
+                accepted: str = OFFICIAL_PROTOCOL) -> str | None:
+    """Why ``row`` is not an official ``geobench2`` row, or None when it is.
+
+    ``accepted``: another protocol's name (``--protocol smoke``, a trial run) accepts the rows
+    made under that protocol, whatever their settings (their ``protocol_hash`` and the
+    submission's settings still say exactly what ran); the leaderboard takes ``geobench2`` only.
+    """
     protocol, dataset, backbone = row.get("protocol"), str(row.get("dataset")), str(row.get("backbone"))
+    if accepted != OFFICIAL_PROTOCOL:
+        if protocol == accepted:
+            return None
+        return (f"{backbone} on {dataset} was run under protocol {protocol!r}, not {accepted!r} "
+                f"(the protocol accepted by --protocol {accepted})")
     if protocol != OFFICIAL_PROTOCOL:
         return (f"{backbone} on {dataset} was run under protocol {protocol!r}, not {OFFICIAL_PROTOCOL!r}; "
-                f"rerun it with protocol={OFFICIAL_PROTOCOL}")
+                f"rerun it with protocol={OFFICIAL_PROTOCOL} (--protocol {protocol} accepts it for a "
+                "trial run, which the leaderboard does not take)")
     from geobench.manifest import DATASETS
 
     if dataset not in DATASETS:
@@ -77,14 +93,16 @@ def run_settings(run_dirs: Iterable[Path]) -> dict[str, dict[str, Any]]:
 
 
 def protocol_problems(rows: Iterable[Mapping[str, Any]],
-                      settings_by_hash: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """One message per (backbone, dataset) whose rows are not official ``geobench2`` rows."""
+                      settings_by_hash: Mapping[str, Mapping[str, Any]],
+                      accepted: str = OFFICIAL_PROTOCOL) -> list[str]:
+    """One message per (backbone, dataset) whose rows are not official ``geobench2`` rows (or,
+    with ``accepted``, not rows of that protocol: see :func:`row_problem`)."""
     problems: dict[tuple[str, str], str] = {}
     for row in rows:
         key = (str(row.get("backbone")), str(row.get("dataset")))
         if key in problems:
             continue
-        msg = row_problem(row, settings_by_hash.get(str(row.get("protocol_hash"))))
+        msg = row_problem(row, settings_by_hash.get(str(row.get("protocol_hash"))), accepted)
         if msg:
             problems[key] = msg
     return [problems[k] for k in sorted(problems)]

@@ -141,6 +141,13 @@ MODEL_KEYS: dict[str, type | tuple[type, ...]] = {
     "paper": str,
     "code": str,
 }
+# Optional facts of a model (filled by geobench.submit from RUN_DIR/model_info.json): its input
+# bands ("B04 (664.6 nm)"), patch size (null for CNNs) and where it comes from.
+MODEL_OPTIONAL_KEYS: dict[str, type | tuple[type, ...]] = {
+    "bands": list,
+    "patch_size": (int, type(None)),
+    "source": str,
+}
 MAX_DISPLAY_NAME_CHARS = 100
 
 # Models already on the official leaderboard (display name, size): geobench.published holds them.

@@ -10,6 +10,7 @@ import os
 import stat
 from pathlib import Path
 
+from geobench.config import OFFICIAL_PROTOCOL
 from geobench.manifest import DATASETS
 from geobench.submission import schema as S
 from geobench.submission.csv_check import CsvContents, check_rows, read_csv
@@ -78,11 +79,21 @@ def _seed_count(seeds: int | None, info: AdditionalInfo, meta: GeobenchMeta, jso
     return S.OFFICIAL_REQUIRED_SEEDS
 
 
-def _coverage(contents: CsvContents, csv_file: Path, report: Report) -> dict[str, dict[str, list[str]]]:
-    """Which capabilities each backbone covers completely; warn for partly covered ones."""
-    from geobench.capabilities import official_capabilities
+def _coverage(contents: CsvContents, csv_file: Path, report: Report,
+              protocol: str = OFFICIAL_PROTOCOL) -> dict[str, dict[str, list[str]]]:
+    """Which capabilities each backbone covers completely; warn for partly covered ones. A trial
+    run of another protocol (``--protocol smoke``) may also complete geobench's own capabilities
+    (``smoke``)."""
+    from geobench.capabilities import (
+        OFFICIAL_CAPABILITIES,
+        available_capabilities,
+        load_capability,
+        official_capabilities,
+    )
 
     caps = official_capabilities()
+    if protocol != OFFICIAL_PROTOCOL:
+        caps += [load_capability(c) for c in available_capabilities() if c not in OFFICIAL_CAPABILITIES]
     by_backbone: dict[str, set[str]] = {b: set() for b in contents.backbones}
     for row in contents.rows:
         report.check_time()
@@ -141,8 +152,10 @@ def _cross_check(contents: CsvContents, info: AdditionalInfo | None, meta: Geobe
                            f"folder name {folder.name!r}")
 
 
-def _check_protocol(contents: CsvContents, meta: GeobenchMeta | None, csv_file: Path, report: Report) -> None:
-    """geobench layout: every (backbone, dataset) must come from the published protocol."""
+def _check_protocol(contents: CsvContents, meta: GeobenchMeta | None, csv_file: Path, report: Report,
+                    protocol: str = OFFICIAL_PROTOCOL) -> None:
+    """geobench layout: every (backbone, dataset) must come from the published protocol (or the
+    one named by ``--protocol``)."""
     from geobench.submission.protocol_check import row_problem
 
     if "protocol" not in contents.columns:
@@ -151,13 +164,14 @@ def _check_protocol(contents: CsvContents, meta: GeobenchMeta | None, csv_file: 
     reported: set[str] = set()
     for row in contents.rows:
         report.check_time()
-        problem = row_problem(row.cells, settings.get(row.cells.get("protocol_hash", "")))
+        problem = row_problem(row.cells, settings.get(row.cells.get("protocol_hash", "")), protocol)
         if problem and problem not in reported:  # once per distinct problem, at its first line
             reported.add(problem)
             report.error(csv_file, row.line, problem)
 
 
-def _check_files(folder: Path, files: dict[str, Path], layout: str, seeds: int | None, report: Report) -> None:
+def _check_files(folder: Path, files: dict[str, Path], layout: str, seeds: int | None, report: Report,
+                 protocol: str = OFFICIAL_PROTOCOL) -> None:
     """Every check after the folder listing; ``report.check_time()`` runs between steps and rows."""
     info = meta = None
     if S.JSON_FILE in files:
@@ -184,15 +198,16 @@ def _check_files(folder: Path, files: dict[str, Path], layout: str, seeds: int |
     report.summary["fine_tuning"] = sorted(contents.ft_modes)
     if "backbone" in contents.columns:
         report.check_time()
-        report.summary["backbones"] = _coverage(contents, csv_file, report)
+        report.summary["backbones"] = _coverage(contents, csv_file, report, protocol)
         _cross_check(contents, info, meta, folder, report)
         check_published(contents, str(csv_file), report)
         if layout == "geobench":
-            _check_protocol(contents, meta, csv_file, report)
+            _check_protocol(contents, meta, csv_file, report, protocol)
 
 
 def validate_path(path: str | Path, *, seeds: int | None = None,
-                  budget_s: float | None = S.VALIDATION_BUDGET_S) -> Report:
+                  budget_s: float | None = S.VALIDATION_BUDGET_S,
+                  protocol: str = OFFICIAL_PROTOCOL) -> Report:
     """Validate one submission folder (a file inside it is taken as its folder).
 
     Args:
@@ -202,6 +217,9 @@ def validate_path(path: str | Path, *, seeds: int | None = None,
             "Number of repeated seeds trials", else ``geobench.json``'s protocol, else 5.
         budget_s: stop checking after this many seconds (one error says so); None: no limit.
             Work grows linearly with the input, within the size limits of :mod:`.schema`.
+        protocol: the protocol whose rows are accepted (geobench layout): ``geobench2`` with its
+            exact settings (the default: what the leaderboard takes), or another protocol's
+            name for a trial run (``smoke``), whose rows are accepted by name.
 
     Returns:
         A :class:`Report` listing every problem (``report.ok`` is False if any is an error).
@@ -225,7 +243,7 @@ def validate_path(path: str | Path, *, seeds: int | None = None,
     geobench_layout = S.GEOBENCH_FILE in files or (folder / S.GEOBENCH_FILE).is_symlink()
     report.layout = "geobench" if geobench_layout else "official"
     try:
-        _check_files(folder, files, report.layout, seeds, report)
+        _check_files(folder, files, report.layout, seeds, report, protocol)
     except OutOfTime:
         report.error(folder, None, f"validation took longer than {budget_s:g} s and was stopped: "
                      "what comes after the problems listed was not checked (is the submission "

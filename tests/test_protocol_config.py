@@ -143,7 +143,6 @@ def test_docs_protocol_table_covers_every_setting() -> None:
     """docs/protocol.md keeps one row per preset key, per manifest protocol field, per rule."""
     from geobench.config import ProtocolConfig
     from geobench.manifest import DatasetProtocol
-
     from geobench.paths import PROJECT_ROOT
 
     text = (PROJECT_ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")

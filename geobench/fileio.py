@@ -241,13 +241,14 @@ def atomic_outputs(paths: Iterable[str | Path], *, mode: int = 0o644, suffix: st
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | Path, *, mode: int = 0o755) -> Iterator[Path]:
+def atomic_directory(path: str | Path, *, mode: int = 0o755, replace: bool = False) -> Iterator[Path]:
     """A new folder, all or nothing: yield an empty folder to fill; on success it becomes ``path``.
 
     The yielded folder has the final name (``.<name>.<pid>-<host>.<random>.tmp/<name>/``), so
     checks that look at the folder's name see the real one. On success every file and folder in it
     is fsynced and it is renamed to ``path``; on any error (or interrupt) the staging folder is
-    removed. ``path`` must not exist: the folder never replaces an existing one.
+    removed. ``path`` must not exist, unless ``replace``: then an existing folder is moved aside
+    and swapped for the new one in two renames (put back if the second fails) and deleted.
 
     Raises:
         FileExistsError: ``path`` exists when the block ends (the staged folder is discarded).
@@ -270,6 +271,15 @@ def atomic_directory(path: str | Path, *, mode: int = 0o755) -> Iterator[Path]:
             if not p.is_symlink() and (p.is_file() or p.is_dir()):
                 _fsync(p)
         _fsync(folder)
+        if replace and target.is_dir() and not target.is_symlink():
+            aside = staging / f"{target.name}.old"
+            os.rename(target, aside)
+            try:
+                os.rename(folder, target)
+            except BaseException:
+                os.rename(aside, target)
+                raise
+            return
         if target.exists() or target.is_symlink():
             raise FileExistsError(errno.EEXIST, "already exists; the new folder was not moved there",
                                   str(target))

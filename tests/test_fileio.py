@@ -354,3 +354,19 @@ def test_guarded_file_records_the_first_write_error(tmp_path: Path, monkeypatch:
         fh.write(b"abcd")
         raise ValueError("what the failed write led to")
     assert ei.value.errno == errno.ENOSPC and isinstance(ei.value.__cause__, ValueError)
+
+
+def test_atomic_directory_replaces_a_folder_all_or_nothing(tmp_path: Path) -> None:
+    from geobench.fileio import atomic_directory
+
+    target = tmp_path / "board"
+    target.mkdir()
+    (target / "old.html").write_text("old")
+    with pytest.raises(RuntimeError), atomic_directory(target, replace=True) as staged:
+        (staged / "new.html").write_text("new")
+        raise RuntimeError("killed while writing")
+    assert sorted(p.name for p in target.iterdir()) == ["old.html"]  # the old folder, untouched
+    with atomic_directory(target, replace=True) as staged:
+        (staged / "new.html").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["new.html"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["board"]  # no staging or old copy left

@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,19 +105,9 @@ def load_normalizer(path: str | Path | None = None) -> Normalizer:
 
 def save_normalizer(n: Normalizer, path: str | Path) -> None:
     """Write ``n`` in geobench's format, atomically (temp file in the same folder, then rename)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(n.to_json(), indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from geobench.fileio import atomic_write_text
+
+    atomic_write_text(path, json.dumps(n.to_json(), indent=2) + "\n")
 
 
 def build_normalizer(submissions: Sequence[Submission], name: str, version: str,

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,30 +115,17 @@ def check_replaceable(out: Path) -> None:
 
 def write_tree(files: dict[str, str], out: str | Path) -> None:
     """Write ``files`` under a temporary folder beside ``out``, then swap it in for ``out``."""
+    from geobench.fileio import atomic_directory
+
     out = Path(out)
     check_replaceable(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.new-"))
-    old = None
-    try:
+    with atomic_directory(out, replace=True) as tmp:
         for rel, text in sorted(files.items()):
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8", newline="\n")
-        for d in [tmp, *(p for p in tmp.rglob("*") if p.is_dir())]:
+        for d in (p for p in tmp.rglob("*") if p.is_dir()):
             d.chmod(0o755)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-            os.replace(out, old / "x")
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and (old / "x").exists() and not out.exists():
-            os.replace(old / "x", out)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def build(data: AggregateData | str | Path, out: str | Path, **options: Any) -> BuildResult:

@@ -185,7 +185,11 @@ def recover(study: Any, exclusive: bool) -> int:
 
     if not exclusive:
         before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-        optuna.storages.fail_stale_trials(study)
+        import warnings
+
+        with warnings.catch_warnings():  # "experimental" in Optuna; geobench relies on it
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
         after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
         n = len(before - after)
         for t in _dead_before_first_heartbeat(study):

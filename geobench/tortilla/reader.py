@@ -349,13 +349,14 @@ class Tortilla:
         import rasterio
         from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
+        # The benchmark's rasters are plain arrays (no georeference needed). A process-wide filter,
+        # not catch_warnings(): decoding runs in threads, and catch_warnings is not thread-safe.
+        warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
         self._local.asset = asset
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), \
-                        rasterio.open(asset.vsi_path()) as ds:
-                    return ds.read()
+            with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), \
+                    rasterio.open(asset.vsi_path()) as ds:
+                return ds.read()
         except (RasterioError, OSError, ValueError) as exc:
             raise self.decode_error(asset, "GDAL cannot decode it", exc) from exc
 

@@ -5,7 +5,6 @@ circle runs through either package."""
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
@@ -36,99 +35,19 @@ def folder(inputs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path
 # ------------------------------------------------------------------------------- static imports
 
 
-def _modules() -> dict[str, Path]:
-    out = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        out[".".join(parts)] = path
-    return out
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return ((isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
-            or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
-
-
-def _imports(name: str, path: Path) -> set[str]:
-    """Every module name an import statement of ``path`` names (module level and inside
-    functions; ``from a import b`` gives ``a`` and ``a.b``), ``if TYPE_CHECKING:`` blocks left out."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    skip: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
-            skip |= {id(n) for child in node.body for n in ast.walk(child)}
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    out: set[str] = set()
-    for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
-        if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                up = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(up + ([base] if base else []))
-            out |= {base} | {f"{base}.{a.name}" for a in node.names}
-    return out
-
-
-def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components with more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    out: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        for w in sorted(graph[v]):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = [stack.pop()]
-            while comp[-1] != v:
-                comp.append(stack.pop())
-            if len(comp) > 1:
-                out.append(sorted(comp))
-
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
-    return out
-
-
 def test_rendering_modules_import_nothing_from_the_aggregate_stage() -> None:
-    modules = _modules()
-    render = {m: p for m, p in modules.items()
-              if m.startswith("geobench.leaderboard") and m != "geobench.leaderboard.__main__"}
-    assert {"geobench.leaderboard.build", "geobench.leaderboard.reader",
-            "geobench.leaderboard.pages"} <= set(render)
-    for name, path in render.items():
-        found = sorted(m for m in _imports(name, path) if m.startswith("geobench.aggregate"))
+    from test_structure import import_graph
+
+    graph = import_graph()  # geobench's own import edges (lazy ones included, TYPE_CHECKING not)
+    render = {m for m in graph if m.startswith("geobench.leaderboard") and m != "geobench.leaderboard.__main__"}
+    assert {"geobench.leaderboard.build", "geobench.leaderboard.reader", "geobench.leaderboard.pages"} <= render
+    for name in sorted(render):
+        found = sorted(m for m in graph[name] if m.startswith("geobench.aggregate"))
         assert not found, f"{name} imports {found}"
     # the command line runs the aggregate stage (given inputs) through its one entry point only
-    cli = _imports("geobench.leaderboard.__main__", modules["geobench.leaderboard.__main__"])
+    cli = graph["geobench.leaderboard.__main__"]
     assert "geobench.aggregate.stage" in cli
     assert not [m for m in cli if m.startswith(FORBIDDEN)]
-
-
-def test_no_import_circle_through_aggregate_or_leaderboard() -> None:
-    modules = _modules()
-    graph = {m: {i for i in _imports(m, p) if i in modules and i != m} for m, p in modules.items()}
-    assert "geobench.aggregate.stats" in graph["geobench.aggregate.official"]
-    ours = [c for c in _cycles(graph)
-            if any(m.startswith(("geobench.aggregate", "geobench.leaderboard")) for m in c)]
-    assert ours == []
-    # the walk finds such a circle when there is one
-    graph["geobench.aggregate.official"].add("geobench.aggregate.core")
-    assert ["geobench.aggregate.core", "geobench.aggregate.official"] in _cycles(graph)
 
 
 def test_rendering_a_folder_loads_no_aggregate_module(folder: Path, tmp_path: Path) -> None:

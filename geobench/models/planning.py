@@ -134,12 +134,7 @@ def plan_bands(spec: ModelSpec, dataset_modalities: Mapping[str, Any],
     """
     from geobench.models.encoder import ChannelSource, EncoderPlan
 
-    if not dataset_modalities:
-        raise ModelError(f"{spec.key}: dataset_modalities is empty; give the dataset's bands")
-    chosen = list(modalities) if modalities else default_modalities(spec, dataset_modalities)
-    if unknown := [m for m in chosen if m not in dataset_modalities]:
-        raise UnknownNameError("dataset modality", unknown[0], list(dataset_modalities))
-    info = {m: _modality_bands(dataset_modalities[m]) for m in chosen}
+    chosen, info = _chosen_modalities(spec, dataset_modalities, modalities)
     matches: dict[str, tuple[BandMatch, ...]] = {}
     sources: dict[str, tuple[ChannelSource, ...]] = {}
     used: set[tuple[str, int]] = set()
@@ -175,14 +170,20 @@ def plan_bands(spec: ModelSpec, dataset_modalities: Mapping[str, Any],
                        ignored=tuple(ignored))
 
 
-def dataset_bands(spec: ModelSpec, dataset_modalities: Mapping[str, Any],
-                  modalities: Sequence[str] | None = None) -> tuple[Any, ...]:
-    """The bands a model that takes the dataset's own bands receives, in channel order (the
-    chosen modalities' bands one after another, as :func:`plan_bands` feeds them)."""
+def _chosen_modalities(spec: ModelSpec, dataset_modalities: Mapping[str, Any],
+                       modalities: Sequence[str] | None) -> tuple[list[str], dict[str, Any]]:
+    """The dataset modalities to feed (checked against the dataset) and each one's band info."""
     if not dataset_modalities:
         raise ModelError(f"{spec.key}: dataset_modalities is empty; give the dataset's bands")
     chosen = list(modalities) if modalities else default_modalities(spec, dataset_modalities)
     if unknown := [m for m in chosen if m not in dataset_modalities]:
         raise UnknownNameError("dataset modality", unknown[0], list(dataset_modalities))
-    info = {m: _modality_bands(dataset_modalities[m]) for m in chosen}
+    return chosen, {m: _modality_bands(dataset_modalities[m]) for m in chosen}
+
+
+def dataset_bands(spec: ModelSpec, dataset_modalities: Mapping[str, Any],
+                  modalities: Sequence[str] | None = None) -> tuple[Any, ...]:
+    """The bands a model that takes the dataset's own bands receives, in channel order (the
+    chosen modalities' bands one after another, as :func:`plan_bands` feeds them)."""
+    chosen, info = _chosen_modalities(spec, dataset_modalities, modalities)
     return tuple(_flat(info, chosen)[0])

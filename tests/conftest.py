@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -32,3 +36,31 @@ def official_dir() -> Path:
     if not OFFICIAL.is_dir():
         pytest.skip(f"official leaderboard results not found at {OFFICIAL} (../shared absent)")
     return OFFICIAL
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One intra-op thread for the test (the model tests' sums stay in one order and 2-core CI is
+    not oversubscribed); torch's global settings are put back afterwards."""
+    import torch
+
+    from geobench.torch_state import preserved_torch_state
+
+    with preserved_torch_state():
+        torch.set_num_threads(1)
+        yield
+
+
+def _import_quietly(module: str) -> ModuleType:
+    from geobench.torch_state import preserved_torch_state
+
+    with preserved_torch_state(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return importlib.import_module(module)
+
+
+@pytest.fixture(scope="session")
+def quiet_import() -> Callable[[str], ModuleType]:
+    """Import a library the tests compare against (terratorch): its import-time warnings are
+    silenced and the torch settings it changes (matmul precision) are restored."""
+    return _import_quietly

@@ -12,12 +12,14 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import pytest
 import torch
 
+from geobench.torch_state import preserved_torch_state
 from geobench.train.detection_metrics import DetectionMetrics, official_filter
 
 SIZE = 32
@@ -84,17 +86,10 @@ def make_batches(masks: bool, seed: int = 0) -> list[tuple[list[dict], list[dict
 
 
 @pytest.fixture(scope="module")
-def terratorch_task() -> Iterator[Any]:
-    """terratorch's ObjectDetectionTask class (imported lazily; restores the matmul precision)."""
-    precision = torch.get_float32_matmul_precision()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from terratorch.tasks import ObjectDetectionTask
-    finally:
-        torch.set_float32_matmul_precision(precision)
-    yield ObjectDetectionTask
-    torch.set_float32_matmul_precision(precision)
+def terratorch_task(quiet_import: Callable[[str], ModuleType]) -> Iterator[Any]:
+    """terratorch's ObjectDetectionTask class (imported lazily, torch settings kept)."""
+    with preserved_torch_state():
+        yield quiet_import("terratorch.tasks").ObjectDetectionTask
 
 
 def terratorch_official(task_cls: Any, batches: list, masks: bool) -> dict[str, float]:
@@ -121,8 +116,7 @@ def terratorch_official(task_cls: Any, batches: list, masks: bool) -> dict[str, 
             return [{"boxes": batch["boxes"][i], "labels": batch["labels"][i],
                      "masks": batch["masks"][i].to(torch.uint8)} for i in range(batch_size)]
 
-    precision = torch.get_float32_matmul_precision()
-    with warnings.catch_warnings():
+    with preserved_torch_state(), warnings.catch_warnings():  # Lightning's trainer sets them too
         warnings.simplefilter("ignore")
         task = FixedPredictions(model_factory="ObjectDetectionModelFactory", model_args=dict(
             framework="mask-rcnn" if masks else "faster-rcnn", backbone=Backbone(),
@@ -140,7 +134,6 @@ def terratorch_official(task_cls: Any, batches: list, masks: bool) -> dict[str, 
         trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                              enable_progress_bar=False, enable_model_summary=False)
         (logged,) = trainer.test(task, dataloaders=loader, verbose=False)
-    torch.set_float32_matmul_precision(precision)
     return {k: float(v) for k, v in logged.items()}
 
 

@@ -9,7 +9,8 @@ fixed renaming, and â€” with terratorch's weights loaded into geobench's model â
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ import torch
 
 from geobench.errors import ModelError
 from geobench.manifest import Band
+from geobench.torch_state import preserved_torch_state
 from geobench.train import TaskSpec, build_task_model
 from geobench.train.loaders import collate_samples
 from geobench.train.synthetic import SyntheticTaskDataset, TinyConvEncoder, TinyViTEncoder
@@ -26,25 +28,14 @@ SIZE = 64
 K = 2
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def factory() -> Iterator[Any]:
-    precision = torch.get_float32_matmul_precision()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from terratorch.models.object_detection_model_factory import ObjectDetectionModelFactory
-    finally:
-        torch.set_float32_matmul_precision(precision)
-    yield ObjectDetectionModelFactory()
-    torch.set_float32_matmul_precision(precision)
+def factory(quiet_import: Callable[[str], ModuleType]) -> Iterator[Any]:
+    module = quiet_import("terratorch.models.object_detection_model_factory")
+    with preserved_torch_state():  # building terratorch models must not leak settings either
+        yield module.ObjectDetectionModelFactory()
 
 
 def make_encoder(kind: str) -> torch.nn.Module:

@@ -3,8 +3,6 @@ and the reported trainable-parameter counts are exact."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -17,12 +15,7 @@ from geobench.train.task_model import task_loss
 SPEC = TaskSpec("segmentation", num_classes=3, ignore_index=-1)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _nparams(module: torch.nn.Module) -> int:

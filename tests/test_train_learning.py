@@ -9,8 +9,6 @@ validation score passes the bar (at most 15 epochs of 128 images at 32², about 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -21,12 +19,7 @@ from geobench.train.synthetic import SyntheticTaskDataset
 SIZE, BANDS, K = 32, 4, 4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _encoder() -> torch.nn.Module:

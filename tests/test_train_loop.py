@@ -3,8 +3,6 @@ ReduceLROnPlateau, the hooks, gradient accumulation, seeding and the BioMassters
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -18,12 +16,7 @@ from geobench.train.synthetic import SyntheticTaskDataset, TinyConvEncoder, Tiny
 CLS = TaskSpec("classification", num_classes=3)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _data(task: str = "classification", n: int = 8, split: int = 0) -> SyntheticTaskDataset:

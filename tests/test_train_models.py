@@ -3,8 +3,6 @@ averaging (the mean of per-step features, over real steps only)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -21,12 +19,7 @@ SIZE = 32
 K = 3
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_encoder(kind: str, bands: int = BANDS) -> torch.nn.Module:

@@ -96,6 +96,7 @@ class ProtocolConfig:
     eval_batch_size: str = "official"            # official | <int>
     # -- repeated runs
     seeds: list[int] = field(default_factory=lambda: [205, 913, 1829, 2007, 2254])
+    zero_score_redraws: int = 3                  # a seed scoring exactly 0.0 is rerun with a new seed
     # -- adaptation
     finetune: str = "full"                       # full | frozen | lora
     # -- data
@@ -129,6 +130,8 @@ class ProtocolConfig:
                 raise ConfigError(f"protocol.{what}={list(sizes)}: need positive batch sizes")
         if self.n_trials < 1 or self.n_trials_detection < 1 or self.max_epochs < 1:
             raise ConfigError("protocol.n_trials, n_trials_detection and max_epochs must be >= 1")
+        if self.zero_score_redraws < 0:
+            raise ConfigError(f"protocol.zero_score_redraws={self.zero_score_redraws}: expected 0 or more")
         if not 0 < self.data_percentage <= 100:
             raise ConfigError(f"protocol.data_percentage={self.data_percentage}: expected 1..100")
 

@@ -44,6 +44,7 @@ class DatasetSettings:
     pruner: str
     hpo_seed: int
     seeds: tuple[int, ...]
+    zero_score_redraws: int           # new seeds tried for a seed run whose test metric is 0.0
     # training loop
     weight_decay: float
     max_epochs: int
@@ -150,7 +151,7 @@ def dataset_settings(proto: ProtocolConfig, dataset: str, model: str, *,
         lr_low=float(proto.lr_low), lr_high=float(proto.lr_high),
         batch_sizes=tuple(int(b) for b in batch_sizes), sampler_seed=int(proto.sampler_seed),
         n_startup_trials=int(proto.n_startup_trials), pruner=proto.pruner, hpo_seed=int(proto.hpo_seed),
-        seeds=tuple(int(s) for s in proto.seeds),
+        seeds=tuple(int(s) for s in proto.seeds), zero_score_redraws=int(proto.zero_score_redraws),
         weight_decay=float(proto.weight_decay), max_epochs=int(proto.max_epochs),
         # detection: the published runs monitored val mAP and had no early stopping
         monitor="val_metric" if detection else proto.monitor,

@@ -33,6 +33,7 @@ EXTRA_COLUMNS: tuple[str, ...] = (
 RESULT_COLUMNS: tuple[str, ...] = OFFICIAL_COLUMNS + EXTRA_COLUMNS
 PHASES = ("hpo", "repeat")
 RESULTS_SUBDIR = "results"
+DISCARDED_SUBDIR = "discarded"  # results/discarded/: seed runs replaced by a redraw, never aggregated
 
 
 def results_dir(run_dir: str | Path) -> Path:
@@ -48,8 +49,11 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def write_row(run_dir: str | Path, row: Mapping[str, Any]) -> Path:
+def write_row(run_dir: str | Path, row: Mapping[str, Any], *, discarded: bool = False) -> Path:
     """Atomically add one finished run's row to the store. Returns the row's path.
+
+    ``discarded=True`` keeps the row under ``results/discarded/`` instead, out of every reader's
+    way (a seed run whose zero score was replaced by a redrawn seed).
 
     Raises:
         ResultsError: a column is missing or unknown, or ``phase`` is not hpo/repeat.
@@ -63,7 +67,7 @@ def write_row(run_dir: str | Path, row: Mapping[str, Any]) -> Path:
     run_id = str(row["run_id"])
     if not run_id or "/" in run_id or run_id.startswith("."):
         raise ResultsError(f"results row: invalid run_id {run_id!r}")
-    target = results_dir(run_dir) / f"{run_id}.json"
+    target = results_dir(run_dir) / (DISCARDED_SUBDIR if discarded else "") / f"{run_id}.json"
     payload = json.dumps({c: _clean(row[c]) for c in RESULT_COLUMNS}, sort_keys=False)
     # rows are for everyone sharing the run (0644); a killed writer leaves only a hidden .tmp
     return atomic_write_text(target, payload)

@@ -116,7 +116,7 @@ def test_every_setting_changes_the_protocol_hash() -> None:
     ref = dataset_settings(base, "pastis", "resnet50")
     changes = {"n_trials": 8, "lr_low": 1e-5, "batch_sizes": [16], "pruner": "median", "hpo_seed": 1,
                "max_epochs": 20, "monitor": "val_metric", "early_stop_patience": 5, "lr_patience": 3,
-               "drop_last": False, "eval_batch_size": "32", "seeds": [1, 2], "finetune": "frozen",
+               "drop_last": False, "eval_batch_size": "32", "seeds": [1, 2], "zero_score_redraws": 0, "finetune": "frozen",
                "image_size": "64", "time_steps": "all", "temporal": "concat", "augment": "none",
                "normalization": "train_stats", "weight_decay": 0.05}
     for key, value in changes.items():

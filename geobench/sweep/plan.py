@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from geobench.config import RunConfig
@@ -51,6 +53,21 @@ class DatasetPlan:
 
     def repeat_run_id(self, seed: int) -> str:
         return f"{self.dataset}-repeat-{seed}-{self.config_hash}"
+
+
+REDRAW_RANGE = (1, 5000)  # terratorch-iterate repeat_best_experiment.py: randint(1, 5000)
+
+
+def redraw_seed(dataset: str, slot: int, attempt: int, exclude: Collection[int]) -> int:
+    """The seed that replaces seed slot ``slot``'s run after ``attempt`` earlier zero-score runs.
+
+    terratorch-iterate draws replacement seeds at random from 1..5000; here the draw is seeded by
+    (dataset, slot, attempt), so a resumed run or another worker redraws the same seed. Seeds in
+    ``exclude`` (the protocol's seeds and the ones already tried) are skipped."""
+    rng = random.Random(f"geobench-redraw:{dataset}:{slot}:{attempt}")
+    while (seed := rng.randint(*REDRAW_RANGE)) in exclude:
+        pass
+    return seed
 
 
 def make_plan(run: RunConfig, dataset: str) -> DatasetPlan:

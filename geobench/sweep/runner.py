@@ -14,6 +14,7 @@ rows of one uninterrupted run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -29,7 +30,7 @@ from geobench import results_store
 from geobench.config import RunConfig
 from geobench.errors import GeoBenchError
 from geobench.sweep import study as st
-from geobench.sweep.plan import DatasetPlan, make_plan
+from geobench.sweep.plan import DatasetPlan, make_plan, redraw_seed
 from geobench.sweep.progress import Progress
 from geobench.sweep.rows import make_row, now
 from geobench.sweep.trainer import train_unit
@@ -82,7 +83,8 @@ class Sweep:
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         self.run_dir, self.run, self.exclusive = run_dir, run, exclusive
         if exclusive:  # temp files of rows whose writer was killed (the rows are redone)
-            for tmp in results_store.results_dir(run_dir).glob(".*.tmp"):
+            results = results_store.results_dir(run_dir)
+            for tmp in [*results.glob(".*.tmp"), *(results / results_store.DISCARDED_SUBDIR).glob(".*.tmp")]:
                 tmp.unlink(missing_ok=True)
         storage = run.storage
         self.storage = st.open_storage(storage.url, run_dir, storage.heartbeat_interval, storage.grace_period)
@@ -192,6 +194,9 @@ class Sweep:
             self.progress.begin(label if self.exclusive else f"{label} | worker {self.run.worker} pid {os.getpid()}")
             started, t0 = now(), time.monotonic()
             result, pruned = self._train(w.plan, unit, trial)
+            if unit.score_test:
+                unit, result = self._redraw_zero_scores(w, unit, trial, result, started, label)
+                label = f"dataset {w.index + 1}/{len(self.work)} {w.plan.dataset} | {unit.label}"
             row = make_row(plan=w.plan, unit=unit, run=self.run, result=result, started_at=started)
             results_store.write_row(self.run_dir, row)
             self._track(row, result)
@@ -210,6 +215,37 @@ class Sweep:
 
         study.optimize(objective, n_trials=1, catch=(_Skip, _TrainingFailed), gc_after_trial=True)
         return ran[0]
+
+    def _redraw_zero_scores(self, w: DatasetWork, unit: Unit, trial: Any, result: Any, started: str,
+                            label: str) -> tuple[Unit, Any]:
+        """Replace a seed run whose test metric is exactly 0.0 by a run with a redrawn seed.
+
+        terratorch-iterate keeps only the seed runs whose test metric is not 0.0 and runs other
+        seeds in their place (``utils.py``, ``repeat_best_experiment.py``); the leaderboard CSVs
+        hold such replacement seeds. The row keeps the slot's run id (so a resumed run finds it)
+        and records the seed that made it; each zero run's row goes to ``results/discarded/``.
+        After ``protocol.zero_score_redraws`` redraws the last zero score is kept, with a warning.
+        """
+        tried = [unit.seed]
+        for attempt in range(w.plan.settings.zero_score_redraws):
+            if not _zero_score(result, w.plan.metric):
+                break
+            zero = make_row(plan=w.plan, unit=unit, run=self.run, result=result, started_at=started)
+            results_store.write_row(self.run_dir, {**zero, "run_id": f"{unit.run_id}-zero-{unit.seed}"},
+                                    discarded=True)
+            seed = redraw_seed(w.plan.dataset, unit.key, attempt, exclude={*w.plan.seeds, *tried})
+            tried.append(seed)
+            log.warning("%s: seed %d scored 0.0 on test; its row is kept in results/discarded/ and seed %d "
+                        "runs in its place (redraw %d of %d)", w.plan.dataset, unit.seed, seed, attempt + 1,
+                        w.plan.settings.zero_score_redraws)
+            unit = dataclasses.replace(unit, seed=seed, label=f"{unit.label} redrawn seed {seed}")
+            self.progress.begin(f"{label} | redrawn seed {seed}")
+            result, _ = self._train(w.plan, unit, trial)
+        else:
+            if tried[1:] and _zero_score(result, w.plan.metric):
+                log.warning("%s: seed slot %d scored 0.0 with every redrawn seed %s; the zero is kept",
+                            w.plan.dataset, unit.key, tried[1:])
+        return unit, result
 
     def _track(self, row: dict[str, Any], result: Any) -> None:
         if self.tracker is None:
@@ -245,6 +281,11 @@ class Sweep:
             trial.set_user_attr(st.ERROR, f"{type(exc).__name__}: {exc}"[:2000])
             raise _TrainingFailed(str(exc)) from exc
         return result, pruned[0]
+
+
+def _zero_score(result: Any, metric: str) -> bool:
+    score = result.test_metrics.get(metric)
+    return score is not None and float(score) == 0.0
 
 
 def _existing_row(run_dir: Path, run_id: str) -> dict[str, Any] | None:

@@ -68,7 +68,8 @@ def _env() -> dict[str, str]:
 def _values(run_dir: Path) -> dict[tuple, dict]:
     out = {}
     for r in iter_rows(run_dir):
-        key = (r["dataset"], r["phase"], r["trial"] if r["phase"] == "hpo" else r["Seed"])
+        # a seed run is keyed by its slot (in the run id): a zero score on this tiny data is redrawn
+        key = (r["dataset"], r["phase"], r["trial"] if r["phase"] == "hpo" else int(r["run_id"].split("-")[2]))
         out[key] = {c: r[c] for c in VALUE_COLUMNS}
     return out
 
@@ -101,6 +102,10 @@ def _rows(run_dir: Path) -> int:
     return len(list((run_dir / "results").glob("*.json"))) if (run_dir / "results").is_dir() else 0
 
 
+def _discarded(run_dir: Path) -> int:
+    return len(list((run_dir / "results" / "discarded").glob("*.json")))
+
+
 def test_kill_at_every_point_and_resume_equals_uninterrupted(data_root: Path, tmp_path: Path) -> None:
     ref = tmp_path / "ref"
     done = subprocess.run(_cmd(ref, data_root), env=_env(), capture_output=True, text=True, timeout=600)
@@ -109,15 +114,21 @@ def test_kill_at_every_point_and_resume_equals_uninterrupted(data_root: Path, tm
     assert set(expected) == ({(DATASET, "hpo", t) for t in range(N_TRIALS)}
                              | {(DATASET, "repeat", s) for s in (205, 913)})
 
+    redraws = "redrawn seed" in _log(ref)  # on this tiny data the first seed slot scores 0.0
     run = tmp_path / "killed"
     kill_points = {
         "inside the second HPO trial": (lambda d: _log(d).count("| trial ") >= 2 and _rows(d) == 1, False),
         "while an HPO row is written": (lambda d: _rows(d) == 2 and any((d / "results").glob(".*.tmp")), True),
         "between trials, right after a row": (lambda d: _rows(d) >= 3 and "-> val" in _log(d), False),
         "inside a seed run": (lambda d: "| seed " in _log(d) and _rows(d) == N_TRIALS, False),
+        # the first seed slot's zero score was set aside and a redrawn seed is training
+        "inside a redrawn seed run": (lambda d: _rows(d) == N_TRIALS and _discarded(d) >= 1
+                                      and "redrawn seed" in _log(d).rstrip().rsplit("\n", 1)[-1], False),
         "while a seed row is written": (lambda d: _rows(d) == N_TRIALS + 1 and any((d / "results").glob(".*.tmp")),
                                         True),
     }
+    if not redraws:
+        del kill_points["inside a redrawn seed run"]
     for name, (point, slow) in kill_points.items():
         assert _run_until(_cmd(run, data_root, slow_rows=slow), run, point), f"kill point not reached: {name}"
         assert not any(json.loads(p.read_text()) is None for p in (run / "results").glob("*.json"))
@@ -137,7 +148,8 @@ def test_results_cli_official_columns(data_root: Path, tmp_path: Path) -> None:
     from geobench.results_store import OFFICIAL_COLUMNS
 
     run = tmp_path / "r"
-    done = subprocess.run(_cmd(run, data_root, ["protocol.n_trials=1", "protocol.seeds=[205]"]), env=_env(),
+    done = subprocess.run(_cmd(run, data_root, ["protocol.n_trials=1", "protocol.seeds=[205]",
+                                                "protocol.zero_score_redraws=0"]), env=_env(),
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     out = tmp_path / "o.csv"

@@ -11,6 +11,7 @@ in memory per decode worker).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -256,28 +257,50 @@ def _write_split(path: Path, adapter: Any, tortilla: Any, split: str, samples: l
     import h5py
     from tqdm.auto import tqdm
 
+    from geobench.h5lock import HDF5_LOCK
+
     dataset = adapter.name
 
     def decode(s: Any) -> tuple[Any, DecodedSample]:
         return s, adapter.decode_checked(tortilla, s)
 
-    # through a WriteGuard: a failed write (full disk) is raised by geobench, not seen by HDF5
-    with guarded_file(path) as fh, h5py.File(fh, "w") as h5:
-        h5.attrs.update({"geobench_format": FORMAT_VERSION, "dataset": dataset, "split": split,
-                         "task": adapter.manifest.task, "num_samples": len(samples), "source": signature})
-        h5.create_dataset("sample_ids", data=np.array([s.id for s in samples], dtype=object),
-                          dtype=h5py.string_dtype("utf-8"))
-        writer = _SplitWriter(h5, adapter, len(samples), compression, str(path))
+    # Through a WriteGuard: a failed write (full disk) is raised by geobench, not seen by HDF5.
+    # Every HDF5 step holds HDF5_LOCK: the decoding threads read HDF5 assets meanwhile.
+    with guarded_file(path) as fh, _locked_hdf5(fh) as h5:
+        with HDF5_LOCK:
+            h5.attrs.update({"geobench_format": FORMAT_VERSION, "dataset": dataset, "split": split,
+                             "task": adapter.manifest.task, "num_samples": len(samples), "source": signature})
+            h5.create_dataset("sample_ids", data=np.array([s.id for s in samples], dtype=object),
+                              dtype=h5py.string_dtype("utf-8"))
+            writer = _SplitWriter(h5, adapter, len(samples), compression, str(path))
         with tqdm(total=len(samples), desc=f"{dataset}/{split}", unit="sample", disable=not progress,
                   file=sys.stderr) as bar:  # closed (its line ended) before an error is printed
             for i, (s, d) in enumerate(ordered_parallel_map(decode, samples, workers)):
-                writer.write(i, s.id, d)
+                with HDF5_LOCK:
+                    writer.write(i, s.id, d)
                 fh.check()
                 for name, arr in d.inputs.items():
                     if stats is not None and name in stats:
                         stats[name].update(_stats_pixels(d, name, np.asarray(arr), adapter.nodata.get(name)))
                 bar.update()
-        writer.finish()
+        with HDF5_LOCK:
+            writer.finish()
+
+
+@contextlib.contextmanager
+def _locked_hdf5(fh: Any) -> Iterator[Any]:
+    """``h5py.File(fh, "w")`` opened and closed under :data:`~geobench.h5lock.HDF5_LOCK`."""
+    import h5py
+
+    from geobench.h5lock import HDF5_LOCK
+
+    with HDF5_LOCK:
+        h5 = h5py.File(fh, "w")
+    try:
+        yield h5
+    finally:
+        with HDF5_LOCK:
+            h5.close()
 
 
 def prepare_dataset(dataset: str, data_root: str | Path, *, force: bool = False,

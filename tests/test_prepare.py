@@ -340,3 +340,48 @@ def test_nodata_fills_skipped_in_stats_and_zeroed(tmp_path: Path) -> None:
         x = d[i]["inputs"]["s1"]
         hole = torch.from_numpy(raw[i] == -9999.0)
         assert torch.all(x[hole] == 0.0) and torch.isfinite(x).all()
+
+
+@pytest.mark.parametrize("ds", ["pastis", "nzcattle"])  # decoders that read HDF5 assets in threads
+def test_parallel_decode_never_runs_hdf5_in_two_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        ds: str) -> None:
+    """h5py 3.16 + HDF5 2.0 can crash when two threads are in HDF5 at once (h5py#2920): every read of
+    a decoding thread and every write of the main thread holds HDF5_LOCK, and the output is the
+    one a single-threaded prepare writes."""
+    import threading
+
+    import geobench.prepare
+    from geobench.h5lock import held_by_this_thread
+
+    write_synthetic(ds, tmp_path, samples={"train": 12, "validation": 4, "test": 4}, image_size=16)
+    calls: list[tuple[str, str, bool]] = []
+    writing = threading.Event()  # set while a split is written (decoding threads alive)
+
+    def spy(name: str, real: object) -> object:
+        def wrapped(*args: object, **kwargs: object) -> object:
+            if writing.is_set():
+                calls.append((name, threading.current_thread().name, held_by_this_thread()))
+            return real(*args, **kwargs)  # type: ignore[operator]
+        return wrapped
+
+    def write_split(*args: object, **kwargs: object) -> None:
+        writing.set()
+        try:
+            real_write_split(*args, **kwargs)
+        finally:
+            writing.clear()
+
+    real_write_split = geobench.prepare._write_split
+    monkeypatch.setattr(geobench.prepare, "_write_split", write_split)
+    for name in ("__getitem__", "__setitem__"):
+        monkeypatch.setattr(h5py.Dataset, name, spy(name, getattr(h5py.Dataset, name)))
+    monkeypatch.setattr(h5py.File, "__init__", spy("File", h5py.File.__init__))
+    monkeypatch.setattr(h5py.File, "close", spy("close", h5py.File.close))
+    prepare_dataset(ds, tmp_path, progress=False, workers=4)
+    threads = {t for _, t, _ in calls}
+    assert len(threads) >= 2 and any(t != threading.main_thread().name for t in threads), threads
+    assert {c for c in calls if not c[2]} == set()
+    parallel = {s: paths.prepared_file(tmp_path, ds, s).read_bytes() for s in paths.SPLITS}
+    monkeypatch.undo()
+    prepare_dataset(ds, tmp_path, progress=False, workers=1, force=True)
+    assert {s: paths.prepared_file(tmp_path, ds, s).read_bytes() for s in paths.SPLITS} == parallel

@@ -9,6 +9,7 @@ the official datamodules do, so arrays are bit-identical to theirs.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import threading
@@ -374,16 +375,26 @@ class Tortilla:
         except (pa.ArrowException, OSError) as exc:
             raise self.decode_error(asset, "not a readable parquet table", exc) from exc
 
-    def read_hdf5(self, asset: AssetRef) -> h5py.File:
-        """An HDF5 asset opened read-only from memory (close it, or use it in ``with``).
+    @contextlib.contextmanager
+    def read_hdf5(self, asset: AssetRef) -> Iterator[h5py.File]:
+        """``with t.read_hdf5(asset) as f``: an HDF5 asset opened read-only from memory.
+
+        The calling thread holds :data:`geobench.h5lock.HDF5_LOCK` from opening to closing (decoding
+        runs in threads beside the thread writing the prepared file; HDF5 must not run in two).
 
         Raises:
             CorruptFileError: the bytes are not an HDF5 file.
         """
         import h5py
 
-        try:
-            return h5py.File(io.BytesIO(self.read_bytes(asset)), "r")
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise self.decode_error(asset, "not a readable HDF5 file", exc) from exc
+        from geobench.h5lock import HDF5_LOCK
+
+        data = self.read_bytes(asset)  # file I/O outside the lock
+        with HDF5_LOCK:
+            try:
+                f = h5py.File(io.BytesIO(data), "r")
+            except (OSError, ValueError, RuntimeError) as exc:
+                raise self.decode_error(asset, "not a readable HDF5 file", exc) from exc
+            with f:
+                yield f
 

@@ -14,7 +14,7 @@ import pytest
 
 FROZEN = "80100fc6-dc1a-4514-b946-341157eaf816"
 # sha256 of capabilities.csv + poi.csv of `python -m geobench.aggregate <FROZEN> --reps 2000`
-PINNED = "e75266d5567971cb115bfcfd4388b9b06289cee3a355c718a4c54e68a7f4be2d"
+PINNED = "e3331b5d3e93ec6df31c1825bab18a0ae4a745e15ee2be53f96eff316d2ea9a8"
 # OpenBLAS core type -> the CPU flags its kernels use (cpuinfo names)
 KERNELS = {"Sandybridge": {"avx"}, "Haswell": {"avx2", "fma"}, "Zen": {"avx2", "fma"},
            "SkylakeX": {"avx512f", "avx512bw", "avx512dq", "avx512vl"}}

@@ -141,3 +141,26 @@ def test_same_inputs_same_bytes_and_official_mode(inputs: list[Path], folder: Pa
     manifest = json.loads((official / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["options"]["mode"] == "official"
     assert [b["frozen_or_full_ft"] for b in manifest["boards"]] == ["full_ft", "lora"]
+
+
+def test_the_order_of_the_rows_does_not_change_a_digit(official_dir: Path) -> None:
+    """A submission's rows shuffled (as another export may write them) give the same capability
+    scores, intervals and per-dataset IQMs, bit for bit: each dataset's seeds are taken in seed
+    order before they meet the shared bootstrap counts."""
+    import dataclasses
+
+    import pandas as pd
+
+    from geobench.aggregate.core import aggregate
+    from geobench.aggregate.inputs import load_inputs
+
+    subs = load_inputs([official_dir / "80100fc6-dc1a-4514-b946-341157eaf816"])
+    shuffled = [dataclasses.replace(s, rows=s.rows.sample(frac=1.0, random_state=7).reset_index(drop=True))
+                for s in subs]
+    assert not shuffled[0].rows.equals(subs[0].rows)
+    for unit in ("seeds", "datasets"):
+        a, b = aggregate(subs, reps=500, unit=unit), aggregate(shuffled, reps=500, unit=unit)
+        assert a.capabilities[a.capabilities.columns[2:]].notna().any().any()
+        pd.testing.assert_frame_equal(a.capabilities, b.capabilities, check_exact=True)
+        pd.testing.assert_frame_equal(a.per_dataset, b.per_dataset, check_exact=True)
+        pd.testing.assert_frame_equal(a.raw_per_dataset, b.raw_per_dataset, check_exact=True)

@@ -6,9 +6,10 @@ each dataset; ``unit="datasets"`` also resamples datasets). Columns ``<Cap>``, `
 ``<Cap> ci_high``. The seed resamples are common random numbers: replicate ``b`` draws the same
 seed positions of dataset ``d`` for every backbone (and every capability) that has ``n`` seeds
 on it, from a generator seeded by (seed, d, n). Each backbone's interval is still exactly its own
-stratified bootstrap; it depends on nothing but the seed and its own scores (in their order
-within each dataset, which pairs them with the counts), not on the other inputs or capabilities,
-and the counts are drawn once for the whole leaderboard.
+stratified bootstrap; it depends on nothing but the seed and its own scores (taken in seed
+order within each dataset, which pairs them with the counts: the order of the input rows does not
+matter), not on the other inputs or capabilities, and the counts are drawn once for the whole
+leaderboard.
 
 ``official`` mode: the published leaderboard's computation (:mod:`geobench.aggregate.official`).
 Columns ``<Cap>``, ``<Cap> sem``.
@@ -210,9 +211,11 @@ def _default_mode(scores: pd.DataFrame, keys: pd.DataFrame, reps: int, seed: int
     point = np.full((len(keys), len(caps)), np.nan)
     low, high = point.copy(), point.copy()
     values = scores["score"].to_numpy(dtype=np.float64)
+    seeds = scores["Seed"].to_numpy(dtype=np.int64)
     per_key: dict[tuple[str, str], dict[str, np.ndarray]] = {}
     for (sub, bb, ds), pos in scores.groupby(KEYS + ["dataset"], sort=False).indices.items():
-        per_key.setdefault((sub, bb), {})[ds] = values[pos]
+        # seed order (then score), as the plots: the intervals do not depend on the rows' order
+        per_key.setdefault((sub, bb), {})[ds] = values[pos[np.lexsort((values[pos], seeds[pos]))]]
     lacking: dict[tuple[str, str], dict[str, set[str]]] = {}
     plan = _default_plan(per_key, keys, unit, point, lacking, caps)
     _run_bootstrap(plan, per_key, keys, reps, seed, ci, unit, low, high)

@@ -16,6 +16,16 @@ def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
                          nn.ReLU(inplace=True))
 
 
+def _pyramid(stem: nn.Module, stages: nn.ModuleList, x: Tensor) -> list[Tensor]:
+    """The stem, then every stage's output: one feature map per stage."""
+    x = stem(x)
+    out = []
+    for stage in stages:
+        x = stage(x)
+        out.append(x)
+    return out
+
+
 class _Stage(nn.Module):
     """Downsample by 2, then one residual block."""
 
@@ -44,12 +54,7 @@ class TinyConvNet(UserEncoder):
                                     zip([width // 2, *widths[:-1]], widths, strict=True))
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        x = self.stem(x)
-        out = []
-        for stage in self.stages:
-            x = stage(x)
-            out.append(x)
-        return out
+        return _pyramid(self.stem, self.stages, x)
 
 
 class TinyViT(UserEncoder):
@@ -102,12 +107,7 @@ class PlainCNN(nn.Module):
                              for i, (c, r) in enumerate(zip(widths, [4, 8, 16, 32], strict=True))]
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        x = self.stem(x)
-        out = []
-        for stage in self.stages:
-            x = stage(x)
-            out.append(x)
-        return out
+        return _pyramid(self.stem, self.stages, x)
 
 
 def plain_cnn(bands: Sequence[BandSpec], width: int = 16) -> PlainCNN:

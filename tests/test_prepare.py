@@ -351,6 +351,7 @@ def test_parallel_decode_never_runs_hdf5_in_two_threads(tmp_path: Path, monkeypa
     import threading
 
     import geobench.prepare
+    import geobench.prepare_split
     from geobench.h5lock import held_by_this_thread
 
     write_synthetic(ds, tmp_path, samples={"train": 12, "validation": 4, "test": 4}, image_size=16)
@@ -371,8 +372,8 @@ def test_parallel_decode_never_runs_hdf5_in_two_threads(tmp_path: Path, monkeypa
         finally:
             writing.clear()
 
-    real_write_split = geobench.prepare._write_split
-    monkeypatch.setattr(geobench.prepare, "_write_split", write_split)
+    real_write_split = geobench.prepare_split.write_split
+    monkeypatch.setattr(geobench.prepare, "write_split", write_split)
     for name in ("__getitem__", "__setitem__"):
         monkeypatch.setattr(h5py.Dataset, name, spy(name, getattr(h5py.Dataset, name)))
     monkeypatch.setattr(h5py.File, "__init__", spy("File", h5py.File.__init__))

@@ -179,21 +179,22 @@ class Tortilla:
         if pid != self._pid:  # forked (e.g. a DataLoader worker): descriptors are not ours
             self._fds, self._pid = {}, pid
             self._lock = threading.Lock()
-        fd = self._fds.get(path)
-        if fd is None:
-            fd = os.open(path, os.O_RDONLY)
-            self._fds[path] = fd
+        with self._lock:  # one descriptor per file, also when threads ask at once
+            fd = self._fds.get(path)
+            if fd is None:
+                fd = self._fds[path] = os.open(path, os.O_RDONLY)
         return fd
 
     def _pread(self, path: Path, offset: int, length: int) -> bytes:
         return os.pread(self._fd(path), length, offset)
 
     def close(self) -> None:
-        """Close the file descriptors (reads reopen them)."""
+        """Close the file descriptors (reads reopen them); each once, also when called twice at once."""
+        with self._lock:
+            fds, self._fds = self._fds, {}
         if self._pid == os.getpid():
-            for fd in self._fds.values():
+            for fd in fds.values():
                 os.close(fd)
-        self._fds = {}
 
     def __enter__(self) -> Tortilla:
         return self
@@ -377,10 +378,8 @@ class Tortilla:
 
     @contextlib.contextmanager
     def read_hdf5(self, asset: AssetRef) -> Iterator[h5py.File]:
-        """``with t.read_hdf5(asset) as f``: an HDF5 asset opened read-only from memory.
-
-        The calling thread holds :data:`geobench.h5lock.HDF5_LOCK` from opening to closing (decoding
-        runs in threads beside the thread writing the prepared file; HDF5 must not run in two).
+        """``with t.read_hdf5(asset) as f``: an HDF5 asset opened read-only from memory, the calling
+        thread holding :data:`geobench.h5lock.HDF5_LOCK` until it is closed (see that module).
 
         Raises:
             CorruptFileError: the bytes are not an HDF5 file.

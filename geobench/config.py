@@ -203,6 +203,7 @@ class RunConfig:
     verify: bool = True             # check raw files' sha256 before preparing (false: record the mismatch)
     feature_cache: str = "float32"  # frozen encoders: off | float32 (exact) | bfloat16 (half the disk)
     estimate: bool = False          # print the expected device-hours per dataset and stop (no training)
+    estimate_concurrent: int | None = None  # with estimate: probe up to N trials at once (null: 4 on CUDA, none on CPU)
     resident: str = "auto"          # splits held on the device: auto (CUDA, if they fit) | on | off
     tracking: str = "none"          # none | mlflow: every trial and seed run logged to MLflow
     tracking_uri: str | None = None  # null: sqlite:///RUN_DIR/mlflow.db
@@ -216,6 +217,8 @@ class RunConfig:
         _choice("feature_cache", self.feature_cache, ("off", "float32", "bfloat16"))
         _choice("resident", self.resident, ("auto", "on", "off"))
         _choice("tracking", self.tracking, ("none", "mlflow"))
+        if self.estimate_concurrent is not None and self.estimate_concurrent < 0:
+            raise ConfigError(f"estimate_concurrent={self.estimate_concurrent}: expected 0 (no probe) or more")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"device={self.device!r}: expected auto, cpu, cuda or cuda:N")
 

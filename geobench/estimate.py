@@ -44,7 +44,7 @@ class DatasetCost:
     scaled: bool               # timed at TIMING_SIDE and scaled
 
 
-def _random_batch(plan: Any, spec: Any, side: int, batch: int) -> dict[str, Any]:
+def random_batch(plan: Any, spec: Any, side: int, batch: int) -> dict[str, Any]:
     import torch
 
     from geobench.manifest import load_manifest
@@ -105,7 +105,7 @@ def measure(run: Any, plan: Any) -> tuple[float, float, float, bool]:
                              modalities=list(s.modalities) if s.modalities else None, pretrained=False,
                              finetune=s.finetune, model_inputs=s.model_inputs)
     stepper = Stepper(model, spec, train_config(run, plan, 1e-4, TIMING_BATCH, 0))
-    batch = next(iter(stepper.batches([_random_batch(plan, spec, side, TIMING_BATCH)], None)))
+    batch = next(iter(stepper.batches([random_batch(plan, spec, side, TIMING_BATCH)], None)))
     def train_step() -> None:
         stepper.train_step(batch)
         stepper.synchronize()

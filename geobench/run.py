@@ -71,9 +71,18 @@ def _estimate(run: RunConfig, run_dir: Path) -> int:
     from geobench.sweep.plan import make_plan
     from geobench.train.stepper import device_name, resolve_device
 
+    device = resolve_device(run.device)
     costs = estimate(run, [make_plan(run, ds) for ds in run.datasets])
-    print(format_estimate(costs, device_name(resolve_device(run.device))))
+    print(format_estimate(costs, device_name(device)))
     write(costs, run_dir / "estimate.json")
+    most = run.estimate_concurrent if run.estimate_concurrent is not None else (4 if device.type == "cuda" else 0)
+    if most > 1:
+        from geobench import concurrency
+
+        costly = max(costs, key=lambda c: c.hours).dataset
+        found = concurrency.measure(run_dir / "config.yaml", costly, most)
+        print(concurrency.format_concurrency(found))
+        concurrency.write(found, run_dir / "concurrency.json")
     return 0
 
 

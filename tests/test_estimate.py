@@ -28,6 +28,53 @@ def test_estimate_command_prints_every_dataset_without_data(tmp_path: Path) -> N
         assert c["hours_pruned"] < c["hours"]
         assert c["dataset"] in done.stdout
     assert "total:" in done.stdout
+    assert not (tmp_path / "run" / "concurrency.json").exists()  # a CPU probes only when asked
+
+
+def test_choose_walks_up_while_throughput_grows_and_memory_fits() -> None:
+    from geobench.concurrency import Probe, choose, memory_limit
+
+    def probes(*rates: float) -> list[Probe]:
+        return [Probe(2 ** i, r, 1) for i, r in enumerate(rates)]
+
+    assert choose(probes(100.0), 8) == 1
+    assert choose(probes(100.0, 180.0, 300.0), 8) == 4
+    assert choose(probes(100.0, 180.0, 190.0), 8) == 2  # 4 adds under 10 %
+    assert choose(probes(100.0, 105.0, 300.0), 8) == 1  # stops at the first small gain
+    assert choose(probes(100.0, 180.0, 300.0), 3) == 2  # 4 trials would not fit
+    assert choose(probes(100.0, 111.0), 8) == 2 and choose(probes(100.0, 109.0), 8) == 1  # the 10 % line
+    assert memory_limit(10, 100) == 9 and memory_limit(60, 100) == 1 and memory_limit(200, 100) == 1
+
+
+def test_estimate_probes_trials_at_once_when_asked(tmp_path: Path) -> None:
+    """estimate_concurrent=2 on the CPU: one probe process, then two at once (real trial models
+    and steps), the chosen K follows the rule on the recorded figures, and the line says how."""
+    from geobench.concurrency import Probe, choose
+
+    done = subprocess.run([sys.executable, "-m", "geobench.run", "model=smoke", "dataset=so2sat", "protocol=smoke",
+                           "estimate=true", "estimate_concurrent=2", f"data_root={tmp_path / 'none'}",
+                           f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads((tmp_path / "run" / "concurrency.json").read_text())
+    assert found["dataset"] == "so2sat" and found["device"] == "cpu"
+    assert [p["trials"] for p in found["probes"]] == [1, 2]
+    assert all(p["images_per_second"] > 0 and p["peak_bytes"] > 0 for p in found["probes"])
+    assert found["batch"] == 4 and found["side"] == 32  # smoke: batch sizes up to 16, 32 px; CPU cap 4
+    assert found["memory_limit"] >= 1 and found["total_bytes"] > found["probes"][0]["peak_bytes"]
+    assert found["chosen"] == choose([Probe(**p) for p in found["probes"]], found["memory_limit"])
+    line = next(x for x in done.stdout.splitlines() if x.startswith("trials at once on cpu"))
+    assert f"chosen K={found['chosen']}" in line
+    assert ("-m worker=0,1 hydra/launcher=geobench_local" in line) == (found["chosen"] == 2)
+    assert not (tmp_path / "none").exists()
+
+
+def test_estimate_concurrent_must_not_be_negative(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "geobench.run", "model=smoke", "dataset=so2sat", "estimate=true",
+                           "estimate_concurrent=-1", f"hydra.run.dir={tmp_path / 'run'}"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "estimate_concurrent=-1: expected 0 (no probe) or more" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_cost_formula() -> None:

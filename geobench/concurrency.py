@@ -133,32 +133,39 @@ def _child(config: str, dataset: str, seconds: float, barrier: str, index: int) 
 
 
 def _probe(config: Path, dataset: str, trials: int, seconds: float, timeout: float) -> list[dict[str, Any]]:
-    """``trials`` probe processes at once; their measurements."""
-    with tempfile.TemporaryDirectory(prefix="geobench-concurrency-") as barrier:
-        procs = [subprocess.Popen([sys.executable, "-m", "geobench.concurrency", str(config), dataset,
-                                   str(seconds), barrier, str(i)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for i in range(trials)]
+    """``trials`` probe processes at once; their measurements. Their output goes to files (a full
+    pipe would stall a process before the barrier)."""
+    from geobench.errors import GeoBenchError
+
+    with tempfile.TemporaryDirectory(prefix="geobench-concurrency-") as tmp:
+        barrier, procs = Path(tmp), []
+        for i in range(trials):
+            with open(barrier / f"out-{i}", "w") as out, open(barrier / f"err-{i}", "w") as err:
+                procs.append(subprocess.Popen([sys.executable, "-m", "geobench.concurrency", str(config), dataset,
+                                               str(seconds), tmp, str(i)], stdout=out, stderr=err))
         try:
             deadline = time.monotonic() + timeout
-            while len(list(Path(barrier).glob("ready-*"))) < trials:
+            while len(list(barrier.glob("ready-*"))) < trials:
                 if any(p.poll() not in (None, 0) for p in procs) or time.monotonic() > deadline:
                     break
                 time.sleep(0.05)
-            Path(barrier, "go").touch()
-            outs = [p.communicate(timeout=max(1.0, deadline - time.monotonic())) for p in procs]
+            (barrier / "go").touch()
+            for p in procs:
+                p.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            raise GeoBenchError(f"the concurrency probe ({trials} trials at once) took more than {timeout:.0f} s; "
+                                "use estimate_concurrent=0 to skip it") from None
         finally:
             for p in procs:
                 if p.poll() is None:
                     p.kill()
                     p.wait()
-    failed = [(p.returncode, err) for p, (_, err) in zip(procs, outs, strict=True) if p.returncode != 0]
-    if failed:
-        from geobench.errors import GeoBenchError
-
-        code, err = failed[0]
-        raise GeoBenchError(f"the concurrency probe's trial process failed (exit {code}): "
-                            f"{err.strip().splitlines()[-1] if err.strip() else 'no message'}")
-    return [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+        for i, p in enumerate(procs):
+            if p.returncode != 0:
+                text = (barrier / f"err-{i}").read_text(errors="replace").strip()
+                raise GeoBenchError(f"the concurrency probe's trial process failed (exit {p.returncode}): "
+                                    f"{text.splitlines()[-1] if text else 'no message'}")
+        return [json.loads((barrier / f"out-{i}").read_text().strip().splitlines()[-1]) for i in range(trials)]
 
 
 def measure(config: Path, dataset: str, max_trials: int, seconds: float = 3.0,

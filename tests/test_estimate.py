@@ -68,6 +68,14 @@ def test_estimate_probes_trials_at_once_when_asked(tmp_path: Path) -> None:
     assert not (tmp_path / "none").exists()
 
 
+def test_a_failing_probe_process_is_one_error_naming_its_cause(tmp_path: Path) -> None:
+    from geobench.concurrency import _probe
+    from geobench.errors import GeoBenchError
+
+    with pytest.raises(GeoBenchError, match=r"trial process failed \(exit 1\): FileNotFoundError: .*missing\.yaml"):
+        _probe(tmp_path / "missing.yaml", "so2sat", 2, 0.1, 120)
+
+
 def test_estimate_concurrent_must_not_be_negative(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "geobench.run", "model=smoke", "dataset=so2sat", "estimate=true",
                            "estimate_concurrent=-1", f"hydra.run.dir={tmp_path / 'run'}"],

@@ -2,9 +2,8 @@
 
 The HDF5 library inside h5py's wheels is not thread-safe; h5py serialises each of its own calls
 with a process-wide recursive lock ("phil"), and frees its objects under it. Per call is not
-enough: with h5py 3.16 and HDF5 2.0 two threads that read at once can still crash the process
-(h5py issue #2920), and an object freed by the cyclic garbage collector in one thread runs HDF5
-while another thread is inside it. geobench's one threaded use of HDF5 is ``prepare``: a thread
+always enough: with h5py 3.16 and HDF5 2.0, two threads that read at once can still crash the
+process (h5py issue #2920, open). geobench's one threaded use of HDF5 is ``prepare``: a thread
 pool decodes samples (some read HDF5 assets) while the main thread writes the output file. Both
 sides hold :data:`HDF5_LOCK` for every HDF5 step, so HDF5 never runs in two threads at once.
 

@@ -77,37 +77,21 @@ def _child(config: str, dataset: str, seconds: float, barrier: str, index: int) 
     import torch
     from omegaconf import OmegaConf
 
-    from geobench.config import RunConfig
-    from geobench.estimate import TIMING_SIDE, random_batch
+    from geobench.config import RunConfig, to_run_config
+    from geobench.estimate import real_side, timed_model
     from geobench.models.registry import get_spec
     from geobench.sweep.plan import make_plan
-    from geobench.sweep.trainer import (
-        dataset_modalities,
-        model_request,
-        set_cpu_threads,
-        task_spec,
-        train_config,
-    )
-    from geobench.train.seeding import seed_everything
-    from geobench.train.stepper import Stepper
-    from geobench.train.task_model import build_task_model
+    from geobench.sweep.trainer import set_cpu_threads
+    from geobench.train.stepper import resolve_device
 
-    run = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RunConfig), OmegaConf.load(config)))
-    assert isinstance(run, RunConfig)
+    run = to_run_config(OmegaConf.merge(OmegaConf.structured(RunConfig), OmegaConf.load(config)))
     run.model.key = get_spec(run.model).key
     set_cpu_threads(run)  # as a trial does
     plan = make_plan(run, dataset)
-    s, spec = plan.settings, task_spec(plan)
-    real = s.image_size or (spec.image_size[0] if spec.image_size else TIMING_SIDE)
-    batch = max(s.batch_sizes)
-    seed_everything(index)
-    model = build_task_model(model_request(run), spec, dataset_modalities=dataset_modalities(plan),
-                             modalities=list(s.modalities) if s.modalities else None, pretrained=False,
-                             finetune=s.finetune, model_inputs=s.model_inputs)
-    stepper = Stepper(model, spec, train_config(run, plan, 1e-4, batch, 0))
-    cuda = stepper.device.type == "cuda"
+    real, batch = real_side(plan), max(plan.settings.batch_sizes)
+    cuda = resolve_device(run.device).type == "cuda"
     batch, side = (batch, real) if cuda else (min(batch, CPU_BATCH), min(real, CPU_SIDE))
-    data = next(iter(stepper.batches([random_batch(plan, spec, side, batch)], None)))
+    _, stepper, data = timed_model(run, plan, batch, side, seed=index)
     for _ in range(2):  # warm-up (allocator, kernels)
         stepper.train_step(data)
     stepper.synchronize()

@@ -86,26 +86,44 @@ def _time(fn: Any, repeat: int = 1) -> float:
     return (time.perf_counter() - t0) / repeat
 
 
-def measure(run: Any, plan: Any) -> tuple[float, float, float, bool]:
-    """(train img/s, eval img/s, encoder share of a train step, scaled) for this dataset's input."""
-    import torch
+def real_side(plan: Any) -> int:
+    """The side in pixels of the dataset's input under the protocol."""
+    from geobench.sweep.trainer import task_spec
 
+    spec = task_spec(plan)
+    return int(plan.settings.image_size or (spec.image_size[0] if spec.image_size else TIMING_SIDE))
+
+
+def timed_model(run: Any, plan: Any, batch: int, side: int, seed: int = 0) -> tuple[Any, Any, dict[str, Any]]:
+    """The trial's model (random init), its stepper for ``batch``, and one batch of random input of
+    the dataset's shape at ``side`` px, already on the device: what the timings step."""
     from geobench.sweep.trainer import dataset_modalities, model_request, task_spec, train_config
     from geobench.train.seeding import seed_everything
     from geobench.train.stepper import Stepper
     from geobench.train.task_model import build_task_model
-    from geobench.train.temporal import encode_over_time
 
-    s = plan.settings
-    spec = task_spec(plan)
-    real = s.image_size or (spec.image_size[0] if spec.image_size else TIMING_SIDE)
-    side = min(real, TIMING_SIDE)
-    seed_everything(0)
+    s, spec = plan.settings, task_spec(plan)
+    seed_everything(seed)
     model = build_task_model(model_request(run), spec, dataset_modalities=dataset_modalities(plan),
                              modalities=list(s.modalities) if s.modalities else None, pretrained=False,
                              finetune=s.finetune, model_inputs=s.model_inputs)
-    stepper = Stepper(model, spec, train_config(run, plan, 1e-4, TIMING_BATCH, 0))
-    batch = next(iter(stepper.batches([random_batch(plan, spec, side, TIMING_BATCH)], None)))
+    stepper = Stepper(model, spec, train_config(run, plan, 1e-4, batch, 0))
+    data = next(iter(stepper.batches([random_batch(plan, spec, side, batch)], None)))
+    return model, stepper, data
+
+
+def measure(run: Any, plan: Any) -> tuple[float, float, float, bool]:
+    """(train img/s, eval img/s, encoder share of a train step, scaled) for this dataset's input."""
+    import torch
+
+    from geobench.sweep.trainer import task_spec
+    from geobench.train.temporal import encode_over_time
+
+    spec = task_spec(plan)
+    real = real_side(plan)
+    side = min(real, TIMING_SIDE)
+    model, stepper, batch = timed_model(run, plan, TIMING_BATCH, side)
+
     def train_step() -> None:
         stepper.train_step(batch)
         stepper.synchronize()
@@ -115,7 +133,7 @@ def measure(run: Any, plan: Any) -> tuple[float, float, float, bool]:
 
     def forward() -> None:
         with torch.inference_mode(), stepper.autocast():
-            model.predict(batch)  # type: ignore[operator]
+            model.predict(batch)
         stepper.synchronize()
 
     def encode() -> None:

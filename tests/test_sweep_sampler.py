@@ -27,10 +27,8 @@ def _claim(study: Any, settings: Any) -> tuple[int | None, dict[str, Any]]:
     if key is None:
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         return None, {}
-    study.sampler = st.slot_sampler(settings, key)
-    params = {"lr": trial.suggest_float("lr", settings.lr_low, settings.lr_high, log=True),
-              "batch_size": trial.suggest_categorical("batch_size", list(settings.batch_sizes))}
-    return key, {"trial": trial, **params}
+    lr, bs = st.suggest_slot(study, trial, settings, key)
+    return key, {"trial": trial, "lr": lr, "batch_size": bs}
 
 
 def _objective(params: dict[str, Any]) -> float:
@@ -92,3 +90,65 @@ def test_datasets_and_seeds_start_from_different_points() -> None:
 def test_tpe_slots_are_reproducible(startup: int) -> None:
     settings = _settings(n_trials=6, startup=startup)
     assert _sequential(settings) == _sequential(settings)
+
+
+def _tied(params: dict[str, Any]) -> float:
+    return float(params["batch_size"] >= 16)  # many equal scores: TPE's tie-breaking matters
+
+
+def _race(settings: Any, order: tuple[int, ...], raw_tpe: bool) -> tuple[list[tuple[float, int]], Any]:
+    """Three workers ask trials 0, 1, 2, then take their slots in ``order`` (so slot k is not
+    trial k); once all three are finished the next worker claims the TPE slot 3. Returns every
+    slot's parameters; ``raw_tpe`` samples slot 3 on the study itself, as geobench did before."""
+    study = st.hpo_study(optuna.storages.InMemoryStorage(), settings, "race")
+    trials = [study.ask() for _ in range(3)]
+    by_slot: dict[int, Any] = {}
+    for i in order:
+        key = st.hpo_key(study, trials[i], settings)
+        by_slot[key] = (trials[i], *st.suggest_slot(study, trials[i], settings, key))
+    assert sorted(by_slot) == [0, 1, 2]
+    for k in range(3):
+        trial, lr, bs = by_slot[k]
+        study.tell(trial, _tied({"lr": lr, "batch_size": bs}))
+    nxt = study.ask()
+    key = st.hpo_key(study, nxt, settings)
+    assert key == 3
+    if raw_tpe:
+        study.sampler = st.slot_sampler(settings, key)
+        lr = nxt.suggest_float("lr", settings.lr_low, settings.lr_high, log=True)
+        third = (lr, nxt.suggest_categorical("batch_size", list(settings.batch_sizes)))
+    else:
+        third = st.suggest_slot(study, nxt, settings, key)
+    return [(lr, bs) for _, lr, bs in (by_slot[k] for k in range(3))] + [third], study
+
+
+def test_slots_taken_out_of_ask_order_suggest_what_one_worker_does() -> None:
+    settings = _settings(n_trials=6, startup=3)
+    ref, _ = _race(settings, (0, 1, 2), raw_tpe=False)
+    for order in ((2, 0, 1), (1, 2, 0)):
+        assert _race(settings, order, raw_tpe=False)[0] == ref
+    # the case is one that matters: TPE on the study as it stands reads the history in trial
+    # order and suggests something else for slot 3 (the CI failure of test_run_workers)
+    assert _race(settings, (0, 1, 2), raw_tpe=True)[0] == ref
+    assert any(_race(settings, order, raw_tpe=True)[0][3] != ref[3] for order in ((2, 0, 1), (1, 2, 0)))
+
+
+def test_best_params_ties_go_to_the_lowest_slot(tmp_path: Any) -> None:
+    settings = _settings(n_trials=4, startup=4)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'o.db'}")
+    study = st.hpo_study(storage, settings, "ties")
+    trials = [study.ask() for _ in range(3)]
+    params = {}
+    for i in (2, 1, 0):  # trial 2 takes slot 0, trial 1 slot 1, trial 0 slot 2
+        key = st.hpo_key(study, trials[i], settings)
+        lr, bs = st.suggest_slot(study, trials[i], settings, key)
+        params[key] = {"lr": lr, "batch_size": bs}
+    for i, value in ((0, 0.5), (1, 0.5), (2, 0.5)):
+        study.tell(trials[i], value)
+    assert st.best_params(study) == params[0]
+    assert study.best_trial.params != params[0]  # Optuna's own choice follows the storage's row order
+    last = study.ask()
+    key = st.hpo_key(study, last, settings)
+    lr, bs = st.suggest_slot(study, last, settings, key)
+    study.tell(last, 0.75)  # a better score wins, whatever its slot
+    assert key == 3 and st.best_params(study) == {"lr": lr, "batch_size": bs}

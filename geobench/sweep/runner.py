@@ -161,9 +161,7 @@ class Sweep:
         key = st.hpo_key(w.hpo, trial, s)
         if key is None:
             return None
-        w.hpo.sampler = st.slot_sampler(s, key)  # the slot's parameters: its seed + the history
-        lr = trial.suggest_float("lr", s.lr_low, s.lr_high, log=True)
-        bs = int(trial.suggest_categorical("batch_size", list(s.batch_sizes)))
+        lr, bs = st.suggest_slot(w.hpo, trial, s, key)  # the slot's seed + the finished lower slots
         label = f"trial {key + 1}/{s.n_trials} lr={lr:.2e} bs={bs}"
         return Unit("hpo", key, lr, bs, s.hpo_seed, w.plan.hpo_run_id(key), label)
 

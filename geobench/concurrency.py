@@ -77,15 +77,13 @@ def _child(config: str, dataset: str, seconds: float, barrier: str, index: int) 
     import torch
     from omegaconf import OmegaConf
 
-    from geobench.config import RunConfig, to_run_config
+    from geobench.config import RunConfig, run_config_for_run
     from geobench.estimate import real_side, timed_model
-    from geobench.models.registry import get_spec
     from geobench.sweep.plan import make_plan
     from geobench.sweep.trainer import set_cpu_threads
     from geobench.train.stepper import resolve_device
 
-    run = to_run_config(OmegaConf.merge(OmegaConf.structured(RunConfig), OmegaConf.load(config)))
-    run.model.key = get_spec(run.model).key
+    run = run_config_for_run(OmegaConf.merge(OmegaConf.structured(RunConfig), OmegaConf.load(config)))
     set_cpu_threads(run)  # as a trial does
     plan = make_plan(run, dataset)
     real, batch = real_side(plan), max(plan.settings.batch_sizes)

@@ -268,3 +268,14 @@ def to_run_config(cfg: Any) -> RunConfig:
     if not isinstance(obj, RunConfig):
         raise ConfigError("configuration: not composed against the geobench schema")
     return obj
+
+
+def run_config_for_run(cfg: Any) -> RunConfig:
+    """:func:`to_run_config` with the model named by its registry key (an alias resolved), as a run,
+    its completion check and its probes all use it (raises ConfigError, or the registry's errors for
+    a model it cannot resolve)."""
+    from geobench.models.registry import get_spec
+
+    run = to_run_config(cfg)
+    run.model.key = get_spec(run.model).key
+    return run

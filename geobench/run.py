@@ -112,15 +112,13 @@ def app(cfg: DictConfig) -> int:
 
     @main_guard
     def go() -> int:
-        from geobench.config import to_run_config
-        from geobench.models.registry import get_spec
+        from geobench.config import run_config_for_run
         from geobench.sweep.model_info import record_model_info
         from geobench.sweep.progress import setup_logging
         from geobench.sweep.runner import Sweep
         from geobench.sweep.summary import format_table, summarize
 
-        run = to_run_config(cfg)
-        run.model.key = get_spec(run.model).key  # an alias names its registry key
+        run = run_config_for_run(cfg)
         run_dir, multirun = _run_dir()
         run_dir.mkdir(parents=True, exist_ok=True)
         exclusive = (not multirun) if run.exclusive is None else bool(run.exclusive)
@@ -161,16 +159,14 @@ def unfinished(cfg: DictConfig) -> str | None:
 
     import optuna
 
-    from geobench.config import to_run_config
-    from geobench.models.registry import get_spec
+    from geobench.config import run_config_for_run
     from geobench.sweep import study as st
     from geobench.sweep.plan import make_plan
 
     task = copy.deepcopy(cfg)  # the job's config without its hydra node, as Hydra hands it to app()
     with read_write(task), open_dict(task):
         del task["hydra"]
-    run = to_run_config(task)
-    run.model.key = get_spec(run.model).key
+    run = run_config_for_run(task)
     run_dir = Path(str(cfg.hydra.sweep.dir))
     storage = st.open_storage(run.storage.url, run_dir, run.storage.heartbeat_interval, run.storage.grace_period)
     names = set(optuna.get_all_study_names(storage))

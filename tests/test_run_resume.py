@@ -74,6 +74,22 @@ def _values(run_dir: Path) -> dict[tuple, dict]:
     return out
 
 
+def _histories(run_dir: Path) -> dict[tuple[str, int], tuple]:
+    """Each study's finished trial per key: what pruners and TPE read (state, value, parameters,
+    the intermediate values reported epoch by epoch)."""
+    import optuna
+
+    url = f"sqlite:///{run_dir / 'optuna.db'}"
+    out: dict[tuple[str, int], tuple] = {}
+    for name in optuna.get_all_study_names(url):
+        for t in optuna.load_study(study_name=name, storage=url).get_trials():
+            if t.state.name in ("COMPLETE", "PRUNED"):
+                kind = "repeat" if name.endswith(".repeat") else "hpo"
+                entry = (t.state.name, t.value, t.params, sorted(t.intermediate_values.items()))
+                assert out.setdefault((kind, int(t.user_attrs["key"])), entry) == entry
+    return out
+
+
 def _run_until(cmd: list[str], run_dir: Path, condition: Callable[[Path], bool], timeout: float = 300) -> bool:
     """Start the command; SIGKILL it as soon as ``condition(run_dir)`` holds. True if killed."""
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -135,6 +151,9 @@ def test_kill_at_every_point_and_resume_equals_uninterrupted(data_root: Path, tm
     final = subprocess.run(_cmd(run, data_root), env=_env(), capture_output=True, text=True, timeout=600)
     assert final.returncode == 0, final.stderr[-3000:]
     assert _values(run) == expected  # same parameters, metrics and epochs, bit for bit on a CPU
+    # the studies too: a unit whose row was written before its worker was killed is finished with
+    # the intermediate values it reported (pruners and TPE read them), not as a bare value
+    assert _histories(run) == _histories(ref)
     assert len(list((run / "results").glob("*.json"))) == len(expected)
     assert not list((run / "results").glob(".*.tmp"))
     # a third run of the same command does no work

@@ -10,6 +10,7 @@ import pytest
 
 from geobench.protocol import dataset_settings, load_preset
 from geobench.sweep import study as st
+from geobench.sweep import suggest as sg
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -27,7 +28,7 @@ def _claim(study: Any, settings: Any) -> tuple[int | None, dict[str, Any]]:
     if key is None:
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         return None, {}
-    lr, bs = st.suggest_slot(study, trial, settings, key)
+    lr, bs = sg.suggest_slot(study, trial, settings, key)
     return key, {"trial": trial, "lr": lr, "batch_size": bs}
 
 
@@ -81,8 +82,8 @@ def test_order_of_workers_does_not_change_any_slot() -> None:
 
 
 def test_datasets_and_seeds_start_from_different_points() -> None:
-    a = st.slot_sampler(_settings(), 0)
-    assert st.slot_seed(0, "so2sat", 0) != st.slot_seed(0, "benv2", 0) != st.slot_seed(1, "benv2", 0)
+    a = sg.slot_sampler(_settings(), 0)
+    assert sg.slot_seed(0, "so2sat", 0) != sg.slot_seed(0, "benv2", 0) != sg.slot_seed(1, "benv2", 0)
     assert isinstance(a, optuna.samplers.TPESampler)
 
 
@@ -105,7 +106,7 @@ def _race(settings: Any, order: tuple[int, ...], raw_tpe: bool) -> tuple[list[tu
     by_slot: dict[int, Any] = {}
     for i in order:
         key = st.hpo_key(study, trials[i], settings)
-        by_slot[key] = (trials[i], *st.suggest_slot(study, trials[i], settings, key))
+        by_slot[key] = (trials[i], *sg.suggest_slot(study, trials[i], settings, key))
     assert sorted(by_slot) == [0, 1, 2]
     for k in range(3):
         trial, lr, bs = by_slot[k]
@@ -114,11 +115,11 @@ def _race(settings: Any, order: tuple[int, ...], raw_tpe: bool) -> tuple[list[tu
     key = st.hpo_key(study, nxt, settings)
     assert key == 3
     if raw_tpe:
-        study.sampler = st.slot_sampler(settings, key)
+        study.sampler = sg.slot_sampler(settings, key)
         lr = nxt.suggest_float("lr", settings.lr_low, settings.lr_high, log=True)
         third = (lr, nxt.suggest_categorical("batch_size", list(settings.batch_sizes)))
     else:
-        third = st.suggest_slot(study, nxt, settings, key)
+        third = sg.suggest_slot(study, nxt, settings, key)
     return [(lr, bs) for _, lr, bs in (by_slot[k] for k in range(3))] + [third], study
 
 
@@ -141,14 +142,14 @@ def test_best_params_ties_go_to_the_lowest_slot(tmp_path: Any) -> None:
     params = {}
     for i in (2, 1, 0):  # trial 2 takes slot 0, trial 1 slot 1, trial 0 slot 2
         key = st.hpo_key(study, trials[i], settings)
-        lr, bs = st.suggest_slot(study, trials[i], settings, key)
+        lr, bs = sg.suggest_slot(study, trials[i], settings, key)
         params[key] = {"lr": lr, "batch_size": bs}
     for i, value in ((0, 0.5), (1, 0.5), (2, 0.5)):
         study.tell(trials[i], value)
-    assert st.best_params(study) == params[0]
+    assert sg.best_params(study) == params[0]
     assert study.best_trial.params != params[0]  # Optuna's own choice follows the storage's row order
     last = study.ask()
     key = st.hpo_key(study, last, settings)
-    lr, bs = st.suggest_slot(study, last, settings, key)
+    lr, bs = sg.suggest_slot(study, last, settings, key)
     study.tell(last, 0.75)  # a better score wins, whatever its slot
-    assert key == 3 and st.best_params(study) == {"lr": lr, "batch_size": bs}
+    assert key == 3 and sg.best_params(study) == {"lr": lr, "batch_size": bs}

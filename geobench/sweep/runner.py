@@ -8,7 +8,7 @@ whose row already exists is never trained again. Re-running the same command res
 Both phases run through :meth:`Sweep._run_unit`; they differ only in how a unit is claimed
 (:meth:`Sweep._claim_hpo` takes a budget slot and samples its parameters, :meth:`Sweep._claim_seed`
 takes a waiting seed). An HPO slot's parameters depend only on the study's stored history and the
-slot (:func:`geobench.sweep.study.slot_sampler`), so a resumed run and several workers make the
+slot (:mod:`geobench.sweep.suggest`), so a resumed run and several workers make the
 rows of one uninterrupted run.
 """
 
@@ -30,6 +30,7 @@ from geobench import results_store
 from geobench.config import RunConfig
 from geobench.errors import GeoBenchError
 from geobench.sweep import study as st
+from geobench.sweep import suggest
 from geobench.sweep.plan import DatasetPlan, make_plan, redraw_seed
 from geobench.sweep.progress import Progress
 from geobench.sweep.rows import make_row, now
@@ -161,7 +162,7 @@ class Sweep:
         key = st.hpo_key(w.hpo, trial, s)
         if key is None:
             return None
-        lr, bs = st.suggest_slot(w.hpo, trial, s, key)  # the slot's seed + the finished lower slots
+        lr, bs = suggest.suggest_slot(w.hpo, trial, s, key)  # the slot's seed + the finished lower slots
         label = f"trial {key + 1}/{s.n_trials} lr={lr:.2e} bs={bs}"
         return Unit("hpo", key, lr, bs, s.hpo_seed, w.plan.hpo_run_id(key), label)
 
@@ -169,7 +170,7 @@ class Sweep:
         if st.seed_key(w.repeat, trial) is None:
             return None
         seed = int(trial.suggest_categorical("seed", list(w.plan.seeds)))
-        best = st.best_params(w.hpo)
+        best = suggest.best_params(w.hpo)
         lr, bs = float(best["lr"]), int(best["batch_size"])
         label = f"seed {w.plan.seeds.index(seed) + 1}/{len(w.plan.seeds)} ({seed}) lr={lr:.2e} bs={bs}"
         return Unit("repeat", seed, lr, bs, seed, w.plan.repeat_run_id(seed), label)
@@ -186,6 +187,10 @@ class Sweep:
             ran[0] = True
             existing = _existing_row(self.run_dir, unit.run_id)
             if existing is not None:
+                if st.replay_written(study, trial):
+                    import optuna
+
+                    raise optuna.TrialPruned()
                 return float(existing["val_metric"] or 0.0)
             label = f"dataset {w.index + 1}/{len(self.work)} {w.plan.dataset} | {unit.label}"
             # workers sharing the directory say which process runs the unit
@@ -196,6 +201,7 @@ class Sweep:
                 unit, result = self._redraw_zero_scores(w, unit, trial, result, started, label)
                 label = f"dataset {w.index + 1}/{len(self.work)} {w.plan.dataset} | {unit.label}"
             row = make_row(plan=w.plan, unit=unit, run=self.run, result=result, started_at=started)
+            trial.set_user_attr(st.ROW_WRITTEN, True)  # (before the row: see st.replay_written)
             results_store.write_row(self.run_dir, row)
             self._track(row, result)
             end = f"-> test {row['test metric']}" if unit.score_test else f"-> val {result.best_val_metric:.4f}"
@@ -265,6 +271,7 @@ class Sweep:
             if not unit.score_test and not math.isnan(value):
                 trial.report(value, epoch)
                 if trial.should_prune():
+                    trial.set_user_attr(st.PRUNED, True)
                     pruned[0] = True
                     return True
             return False

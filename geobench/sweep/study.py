@@ -22,6 +22,8 @@ KEY = "key"            # user attr: the unit's stable key (HPO: its budget slot;
 RETRY_OF = "retry_of"  # user attr: the trial number this one redoes
 SKIPPED = "skipped"    # user attr on FAILed trials that were never run (surplus, duplicate)
 ERROR = "error"        # user attr on FAILed trials: the exception
+ROW_WRITTEN = "row_written"  # user attr: this trial trained its unit and writes (or wrote) its row
+PRUNED = "pruned"      # user attr: the pruner stopped this trial (set before its row is written)
 
 
 def open_storage(url: str | None, run_dir: Path, heartbeat_interval: int, grace_period: int) -> Any:
@@ -119,83 +121,26 @@ def retry_same_params(study: Any, trial: Any) -> bool:
     return True
 
 
-def slot_seed(sampler_seed: int, dataset: str, slot: int) -> int:
-    """The sampler seed of one HPO budget slot of a dataset (independent of process, worker and
-    time; different datasets start from different points)."""
-    import hashlib
+def replay_written(study: Any, trial: Any) -> bool:
+    """Finish ``trial`` as the trial that wrote its unit's row would have been finished.
 
-    return int(hashlib.sha256(f"geobench-hpo:{sampler_seed}:{dataset}:{slot}".encode()).hexdigest()[:8], 16)
-
-
-def slot_sampler(settings: DatasetSettings, slot: int) -> Any:
-    """The TPE sampler that suggests slot ``slot``'s parameters.
-
-    Seeded from (``sampler_seed``, dataset, slot): the first ``n_startup_trials`` slots are random points
-    that depend on nothing else (so concurrent workers explore distinct points); later slots are
-    TPE suggestions from the finished slots before them (see :func:`suggest_slot`).
+    A worker killed after writing a unit's row and before telling Optuna leaves the row and a
+    failed trial; the retry finds the row and does not train again. Its history must still be
+    what the uninterrupted run's is, since pruners read every trial's intermediate values and
+    TPE scores a pruned trial by them: the values the writing trial reported (the nearest trial
+    up the ``retry_of`` chain that trained) are reported again. Returns whether that trial was
+    pruned (then ``trial`` must end pruned too).
     """
-    import optuna
-
-    return optuna.samplers.TPESampler(seed=slot_seed(settings.sampler_seed, settings.dataset, slot),
-                                      n_startup_trials=settings.n_startup_trials)
-
-
-def _finished_by_slot(study: Any, states: tuple[str, ...] = ("COMPLETE", "PRUNED")) -> dict[int, Any]:
-    """Each slot's finished trial (the lowest-numbered one, should a slot have finished twice)."""
-    out: dict[int, Any] = {}
-    for t in study.get_trials(deepcopy=False):
-        if t.state.name in states and KEY in t.user_attrs:
-            out.setdefault(int(t.user_attrs[KEY]), t)
-    return out
-
-
-def _fixed_sampler(params: dict[str, Any]) -> Any:
-    """A sampler that gives a trial parameters chosen beforehand (those of :func:`slot_params`)."""
-    import optuna
-
-    class FixedParams(optuna.samplers.BaseSampler):
-        def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
-            return {}
-
-        def sample_relative(self, study: Any, trial: Any, search_space: dict[str, Any]) -> dict[str, Any]:
-            return {}
-
-        def sample_independent(self, study: Any, trial: Any, name: str, distribution: Any) -> Any:
-            return params[name]
-
-    return FixedParams()
-
-
-def _suggest(trial: Any, settings: DatasetSettings) -> tuple[float, int]:
-    lr = trial.suggest_float("lr", settings.lr_low, settings.lr_high, log=True)
-    return lr, int(trial.suggest_categorical("batch_size", list(settings.batch_sizes)))
-
-
-def slot_params(study: Any, settings: DatasetSettings, slot: int) -> tuple[float, int]:
-    """Slot ``slot``'s (lr, batch size): the slot's sampler on a replay of the finished lower slots.
-
-    TPE reads its history in trial-number order (it breaks ties between equal scores by it and
-    draws from its mixture components in it), and trial numbers are handed out in the order
-    workers ask, which is a race. The replay holds the finished slots below ``slot`` in slot
-    order, so the suggestion depends only on the slot and their results: a resumed run and any
-    number of workers suggest exactly what one uninterrupted worker does (:func:`hpo_key` runs a
-    TPE slot only once every lower slot is finished).
-    """
-    import optuna
-
-    replay = optuna.create_study(direction=_direction(settings), sampler=slot_sampler(settings, slot))
-    finished = _finished_by_slot(study)
-    replay.add_trials(finished[k] for k in sorted(finished) if k < slot)
-    return _suggest(replay.ask(), settings)
-
-
-def suggest_slot(study: Any, trial: Any, settings: DatasetSettings, slot: int) -> tuple[float, int]:
-    """Give the claimed ``trial`` slot ``slot``'s parameters (:func:`slot_params`); a retried trial
-    keeps the parameters it was enqueued with."""
-    if RETRY_OF not in trial.user_attrs:  # (a retry's enqueued parameters win over any sampler)
-        lr, bs = slot_params(study, settings, slot)
-        study.sampler = _fixed_sampler({"lr": lr, "batch_size": bs})
-    return _suggest(trial, settings)
+    by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
+    number = trial.user_attrs.get(RETRY_OF)
+    while number is not None and number in by_number:
+        prev = by_number[number]
+        if prev.user_attrs.get(ROW_WRITTEN):
+            for step, value in sorted(prev.intermediate_values.items()):
+                trial.report(value, step)
+            return bool(prev.user_attrs.get(PRUNED))
+        number = prev.user_attrs.get(RETRY_OF)
+    return False
 
 
 def _pruner(settings: DatasetSettings) -> Any:
@@ -212,7 +157,7 @@ def _pruner(settings: DatasetSettings) -> Any:
     raise ConfigError(f"protocol.pruner={settings.pruner!r}: expected median, halving or none")
 
 
-def _direction(settings: Any) -> Any:
+def study_direction(settings: Any) -> Any:
     from optuna.study import StudyDirection
 
     return StudyDirection.MAXIMIZE if settings.direction == "maximize" else StudyDirection.MINIMIZE
@@ -221,8 +166,9 @@ def _direction(settings: Any) -> Any:
 def hpo_study(storage: Any, settings: DatasetSettings, study_name: str) -> Any:
     import optuna
 
-    return optuna.create_study(storage=storage, study_name=study_name, direction=_direction(settings),
-                               sampler=slot_sampler(settings, 0), pruner=_pruner(settings),
+    # the sampler is replaced at every claim by the slot's own (geobench.sweep.suggest.suggest_slot)
+    return optuna.create_study(storage=storage, study_name=study_name, direction=study_direction(settings),
+                               sampler=optuna.samplers.RandomSampler(seed=0), pruner=_pruner(settings),
                                load_if_exists=True)
 
 
@@ -230,7 +176,7 @@ def repeat_study(storage: Any, plan: DatasetPlan) -> Any:
     import optuna
 
     return optuna.create_study(storage=storage, study_name=plan.study_name + ".repeat",
-                               direction=_direction(plan.settings),
+                               direction=study_direction(plan.settings),
                                sampler=optuna.samplers.RandomSampler(seed=0), load_if_exists=True)
 
 
@@ -398,16 +344,3 @@ def seeds_finished(study: Any, plan: DatasetPlan) -> bool:
 
     done = {t.user_attrs.get(KEY) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
     return set(plan.seeds) <= done
-
-
-def best_params(study: Any) -> dict[str, Any]:
-    """The parameters of the best finished slot; equal scores go to the lowest slot (Optuna's own
-    ``best_trial`` breaks ties by the storage's row order, which depends on the workers' race)."""
-    complete = _finished_by_slot(study, ("COMPLETE",))
-    if not complete:
-        from geobench.errors import GeoBenchError
-
-        raise GeoBenchError(f"study {study.study_name}: no completed trial to take the best parameters from")
-    sign = 1.0 if study.direction.name == "MAXIMIZE" else -1.0
-    best = max(sorted(complete), key=lambda k: sign * complete[k].value)
-    return dict(complete[best].params)

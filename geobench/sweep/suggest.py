@@ -75,7 +75,7 @@ def slot_params(study: Any, settings: DatasetSettings, slot: int) -> tuple[float
     draws from its mixture components in it), and trial numbers are handed out in the order
     workers ask, which is a race. The replay holds the finished slots below ``slot`` in slot
     order, so the suggestion depends only on the slot and their results: a resumed run and any
-    number of workers suggest exactly what one uninterrupted worker does (:func:`hpo_key` runs a
+    number of workers suggest exactly what one uninterrupted worker does (:func:`.study.hpo_key` runs a
     TPE slot only once every lower slot is finished).
     """
     import optuna

@@ -44,7 +44,7 @@ class DatasetCost:
     scaled: bool               # timed at TIMING_SIDE and scaled
 
 
-def random_batch(plan: Any, spec: Any, side: int, batch: int) -> dict[str, Any]:
+def _random_batch(plan: Any, spec: Any, side: int, batch: int) -> dict[str, Any]:
     import torch
 
     from geobench.manifest import load_manifest
@@ -108,7 +108,7 @@ def timed_model(run: Any, plan: Any, batch: int, side: int, seed: int = 0) -> tu
                              modalities=list(s.modalities) if s.modalities else None, pretrained=False,
                              finetune=s.finetune, model_inputs=s.model_inputs)
     stepper = Stepper(model, spec, train_config(run, plan, 1e-4, batch, 0))
-    data = next(iter(stepper.batches([random_batch(plan, spec, side, batch)], None)))
+    data = next(iter(stepper.batches([_random_batch(plan, spec, side, batch)], None)))
     return model, stepper, data
 
 

@@ -178,6 +178,8 @@ class Sweep:
     # -- running ----------------------------------------------------------------------------
     def _run_unit(self, w: DatasetWork, study: Any, claim: Callable[[DatasetWork, Any], Unit | None]) -> bool:
         """Ask ``study`` for one trial, claim it as a unit, train it and write its row."""
+        import optuna
+
         ran = [False]
 
         def objective(trial: Any) -> float:
@@ -188,8 +190,6 @@ class Sweep:
             existing = _existing_row(self.run_dir, unit.run_id)
             if existing is not None:
                 if st.replay_written(study, trial):
-                    import optuna
-
                     raise optuna.TrialPruned()
                 return float(existing["val_metric"] or 0.0)
             label = f"dataset {w.index + 1}/{len(self.work)} {w.plan.dataset} | {unit.label}"
@@ -207,8 +207,6 @@ class Sweep:
             end = f"-> test {row['test metric']}" if unit.score_test else f"-> val {result.best_val_metric:.4f}"
             self.progress.end(time.monotonic() - t0, f"{label} {end}" + (" (pruned)" if pruned else ""))
             if pruned:
-                import optuna
-
                 raise optuna.TrialPruned()
             if math.isnan(result.best_val_metric):
                 if unit.score_test:

@@ -256,9 +256,17 @@ def _duplicate(study: Any, trial: Any, key: int) -> bool:
     return False
 
 
+def finished_by_slot(study: Any, states: tuple[str, ...] = ("COMPLETE", "PRUNED")) -> dict[int, Any]:
+    """Each slot's finished trial (the lowest-numbered one, should a slot have finished twice)."""
+    out: dict[int, Any] = {}
+    for t in study.get_trials(deepcopy=False):
+        if t.state.name in states and KEY in t.user_attrs:
+            out.setdefault(int(t.user_attrs[KEY]), t)
+    return out
+
+
 def _slots_finished_below(study: Any, slot: int) -> bool:
-    done = {int(t.user_attrs[KEY]) for t in study.get_trials(deepcopy=False)
-            if t.state.name in ("COMPLETE", "PRUNED") and KEY in t.user_attrs}
+    done = finished_by_slot(study)
     return all(k in done for k in range(slot))
 
 

@@ -37,15 +37,6 @@ def slot_sampler(settings: DatasetSettings, slot: int) -> Any:
                                       n_startup_trials=settings.n_startup_trials)
 
 
-def _finished_by_slot(study: Any, states: tuple[str, ...] = ("COMPLETE", "PRUNED")) -> dict[int, Any]:
-    """Each slot's finished trial (the lowest-numbered one, should a slot have finished twice)."""
-    out: dict[int, Any] = {}
-    for t in study.get_trials(deepcopy=False):
-        if t.state.name in states and st.KEY in t.user_attrs:
-            out.setdefault(int(t.user_attrs[st.KEY]), t)
-    return out
-
-
 def _fixed_sampler(params: dict[str, Any]) -> Any:
     """A sampler that gives a trial parameters chosen beforehand (those of :func:`slot_params`)."""
     import optuna
@@ -81,7 +72,7 @@ def slot_params(study: Any, settings: DatasetSettings, slot: int) -> tuple[float
     import optuna
 
     replay = optuna.create_study(direction=st.study_direction(settings), sampler=slot_sampler(settings, slot))
-    finished = _finished_by_slot(study)
+    finished = st.finished_by_slot(study)
     replay.add_trials(finished[k] for k in sorted(finished) if k < slot)
     return _suggest(replay.ask(), settings)
 
@@ -98,7 +89,7 @@ def suggest_slot(study: Any, trial: Any, settings: DatasetSettings, slot: int) -
 def best_params(study: Any) -> dict[str, Any]:
     """The parameters of the best finished slot; equal scores go to the lowest slot (Optuna's own
     ``best_trial`` breaks ties by the storage's row order, which depends on the workers' race)."""
-    complete = _finished_by_slot(study, ("COMPLETE",))
+    complete = st.finished_by_slot(study, ("COMPLETE",))
     if not complete:
         from geobench.errors import GeoBenchError
 

@@ -97,19 +97,27 @@ def _tied(params: dict[str, Any]) -> float:
     return float(params["batch_size"] >= 16)  # many equal scores: TPE's tie-breaking matters
 
 
-def _race(settings: Any, order: tuple[int, ...], raw_tpe: bool) -> tuple[list[tuple[float, int]], Any]:
-    """Three workers ask trials 0, 1, 2, then take their slots in ``order`` (so slot k is not
-    trial k); once all three are finished the next worker claims the TPE slot 3. Returns every
-    slot's parameters; ``raw_tpe`` samples slot 3 on the study itself, as geobench did before."""
+def _race(settings: Any, first: tuple[int, ...], raw_tpe: bool) -> tuple[list[tuple[float, int]], Any]:
+    """Three workers claim slots 0, 1, 2 (trials 0, 1, 2); the slots in ``first`` finish, then the
+    other workers are killed and their slots redone by retries (so slot k is no longer trial k);
+    once all three are finished the next worker claims the TPE slot 3. Returns every slot's
+    parameters; ``raw_tpe`` samples slot 3 on the study itself, as geobench did before."""
     study = st.hpo_study(optuna.storages.InMemoryStorage(), settings, "race")
-    trials = [study.ask() for _ in range(3)]
     by_slot: dict[int, Any] = {}
-    for i in order:
-        key = st.hpo_key(study, trials[i], settings)
-        by_slot[key] = (trials[i], *sg.suggest_slot(study, trials[i], settings, key))
+    for _ in range(3):
+        trial = study.ask()
+        key = st.hpo_key(study, trial, settings)
+        by_slot[key] = (trial, *sg.suggest_slot(study, trial, settings, key))
     assert sorted(by_slot) == [0, 1, 2]
-    for k in range(3):
+    for k in first:
         trial, lr, bs = by_slot[k]
+        study.tell(trial, _tied({"lr": lr, "batch_size": bs}))
+    st.recover(study, exclusive=True)
+    for _ in range(3 - len(first)):
+        trial = study.ask()
+        key = st.hpo_key(study, trial, settings)
+        lr, bs = sg.suggest_slot(study, trial, settings, key)
+        assert (lr, bs) == by_slot[key][1:]  # a retry keeps its parameters
         study.tell(trial, _tied({"lr": lr, "batch_size": bs}))
     nxt = study.ask()
     key = st.hpo_key(study, nxt, settings)
@@ -123,29 +131,62 @@ def _race(settings: Any, order: tuple[int, ...], raw_tpe: bool) -> tuple[list[tu
     return [(lr, bs) for _, lr, bs in (by_slot[k] for k in range(3))] + [third], study
 
 
-def test_slots_taken_out_of_ask_order_suggest_what_one_worker_does() -> None:
+def test_slots_redone_out_of_order_suggest_what_one_worker_does() -> None:
     settings = _settings(n_trials=6, startup=3)
     ref, _ = _race(settings, (0, 1, 2), raw_tpe=False)
-    for order in ((2, 0, 1), (1, 2, 0)):
-        assert _race(settings, order, raw_tpe=False)[0] == ref
+    for first in ((1, 2), (2,), (0, 2)):
+        assert _race(settings, first, raw_tpe=False)[0] == ref
     # the case is one that matters: TPE on the study as it stands reads the history in trial
-    # order and suggests something else for slot 3 (the CI failure of test_run_workers)
+    # order and suggests something else for slot 3
     assert _race(settings, (0, 1, 2), raw_tpe=True)[0] == ref
-    assert any(_race(settings, order, raw_tpe=True)[0][3] != ref[3] for order in ((2, 0, 1), (1, 2, 0)))
+    assert any(_race(settings, first, raw_tpe=True)[0][3] != ref[3] for first in ((1, 2), (2,), (0, 2)))
+
+
+def _claim_now(study: Any, settings: Any, wait: float = st.CLAIM_WAIT) -> Any:
+    trial = study.ask()
+    return trial, st.hpo_key(study, trial, settings, wait)
+
+
+def test_a_higher_trial_waits_for_a_lower_claim_and_only_one_takes_the_slot() -> None:
+    import threading
+
+    settings = _settings(n_trials=4, startup=4)
+    study = st.hpo_study(optuna.storages.InMemoryStorage(), settings, "claims")
+    low, high = study.ask(), study.ask()  # the higher one claims first
+    got: dict[str, Any] = {}
+    waiter = threading.Thread(target=lambda: got.update(high=st.hpo_key(study, high, settings)))
+    waiter.start()
+    waiter.join(timeout=0.5)
+    assert waiter.is_alive()  # waiting for the lower trial's claim
+    got["low"] = st.hpo_key(study, low, settings)
+    waiter.join(timeout=30)
+    assert got == {"high": 0, "low": 1}  # it held slot 0 while it waited: the lower one took slot 1
+    # a lower trial whose worker died before claiming: the higher one gives up after the wait
+    study.tell(low, 0.5)
+    study.tell(high, state=optuna.trial.TrialState.FAIL)  # slot 0 free again
+    dead = study.ask()
+    trial, key = _claim_now(study, settings, wait=0.2)
+    assert key is None and trial.user_attrs[st.SKIPPED] == "a lower trial's claim is undecided"
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    assert st.hpo_key(study, dead, settings) == 0  # the slot is still free for whoever claims next
 
 
 def test_best_params_ties_go_to_the_lowest_slot(tmp_path: Any) -> None:
     settings = _settings(n_trials=4, startup=4)
     storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'o.db'}")
     study = st.hpo_study(storage, settings, "ties")
-    trials = [study.ask() for _ in range(3)]
-    params = {}
-    for i in (2, 1, 0):  # trial 2 takes slot 0, trial 1 slot 1, trial 0 slot 2
-        key = st.hpo_key(study, trials[i], settings)
-        lr, bs = sg.suggest_slot(study, trials[i], settings, key)
-        params[key] = {"lr": lr, "batch_size": bs}
-    for i, value in ((0, 0.5), (1, 0.5), (2, 0.5)):
-        study.tell(trials[i], value)
+    params, trials = {}, {}
+    for _ in range(3):
+        trial, key = _claim_now(study, settings)
+        params[key] = dict(zip(("lr", "batch_size"), sg.suggest_slot(study, trial, settings, key), strict=True))
+        trials[key] = trial
+    study.tell(trials[1], 0.5)
+    study.tell(trials[2], 0.5)
+    st.recover(study, exclusive=True)  # slot 0's worker was killed: its retry is the last trial
+    retry, key = _claim_now(study, settings)
+    assert key == 0 and dict(zip(("lr", "batch_size"), sg.suggest_slot(study, retry, settings, 0),
+                                 strict=True)) == params[0]
+    study.tell(retry, 0.5)
     assert sg.best_params(study) == params[0]
     assert study.best_trial.params != params[0]  # Optuna's own choice follows the storage's row order
     last = study.ask()
@@ -153,3 +194,25 @@ def test_best_params_ties_go_to_the_lowest_slot(tmp_path: Any) -> None:
     lr, bs = sg.suggest_slot(study, last, settings, key)
     study.tell(last, 0.75)  # a better score wins, whatever its slot
     assert key == 3 and sg.best_params(study) == {"lr": lr, "batch_size": bs}
+
+
+def test_two_trials_that_found_the_same_free_slot_run_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race of CI's failure: the lower trial found slot 0 free before the higher one took it,
+    and the higher one checked for a duplicate before the lower one had taken it. Without the
+    wait both ran slot 0 (5 completed trials for 4 slots)."""
+    import threading
+
+    settings = _settings(n_trials=4, startup=4)
+    study = st.hpo_study(optuna.storages.InMemoryStorage(), settings, "same-slot")
+    low, high = study.ask(), study.ask()
+    got: dict[str, Any] = {}
+    waiter = threading.Thread(target=lambda: got.update(high=st.hpo_key(study, high, settings)))
+    waiter.start()
+    waiter.join(timeout=0.5)
+    assert waiter.is_alive() and high.user_attrs[st.KEY] == 0
+    real = st._next_free_slot
+    monkeypatch.setattr(st, "_next_free_slot", lambda *a, **k: 0)  # what the lower one had found
+    got["low"] = st.hpo_key(study, low, settings)
+    monkeypatch.setattr(st, "_next_free_slot", real)
+    waiter.join(timeout=30)
+    assert got == {"low": 0, "high": None} and high.user_attrs[st.SKIPPED] == "duplicate"

@@ -10,6 +10,7 @@ the same parameters and the same key, so the redone unit writes the same results
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -277,14 +278,39 @@ def _next_free_slot(study: Any, n_trials: int, exclude: int | None = None) -> in
     return free[0] if free else None
 
 
-def hpo_key(study: Any, trial: Any, settings: DatasetSettings) -> int | None:
+CLAIM_WAIT = 30.0  # seconds a claim waits for lower-numbered trials to take their slots
+
+
+def _lower_claims_decided(study: Any, trial: Any, wait: float) -> bool:
+    """Wait until every lower-numbered running trial has taken a slot or been skipped (False if
+    one is still undecided after ``wait`` seconds: its worker died between ask and claim).
+
+    Two workers can find the same free slot at once. The lower trial number wins, but only if
+    each side sees the other's slot when it checks; otherwise the higher one, having checked
+    first, runs, and the lower one, seeing a higher number, runs too. After this wait the higher
+    one always sees the lower one's slot. A lower trial never waits for a higher one.
+    """
+    from optuna.trial import TrialState
+
+    deadline = time.monotonic() + wait
+    while True:
+        if not any(t.number < trial.number and KEY not in t.user_attrs and SKIPPED not in t.user_attrs
+                   for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+
+
+def hpo_key(study: Any, trial: Any, settings: DatasetSettings, wait: float = CLAIM_WAIT) -> int | None:
     """The budget slot (0 .. n_trials-1) a claimed HPO trial fills, or None if it must not run.
 
     A retried trial keeps its slot. A new trial takes the lowest slot that no live trial holds
     (a trial failed by an error frees its slot: failures do not count against the budget); with
     no free slot, when a concurrent worker took the same slot first, or when the slot is a TPE
     slot (past the random start-up) whose lower slots are not all finished, it does not run. The
-    slot is the unit's stable key: its results row id and the ``trial`` column.
+    slot is the unit's stable key: its results row id and the ``trial`` column. A new trial's
+    check for a concurrent claim waits for lower trials' claims (:func:`_lower_claims_decided`).
     """
     if RETRY_OF in trial.user_attrs:
         key = int(trial.user_attrs[KEY])
@@ -298,6 +324,9 @@ def hpo_key(study: Any, trial: Any, settings: DatasetSettings) -> int | None:
             return None
         key = free
         trial.set_user_attr(KEY, key)
+        if not _lower_claims_decided(study, trial, wait):
+            trial.set_user_attr(SKIPPED, "a lower trial's claim is undecided")
+            return None
     if _duplicate(study, trial, key):
         trial.set_user_attr(SKIPPED, "duplicate")
         return None
